@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// builderd benchmark: every workload against builderd and the reference servers, alternately
+// (A B A B ..., medians of the rounds), in one run on this machine. Writes results/latest.{md,json}
+// (results/quick.{md,json} with BENCH_QUICK=1). See README.md for the knobs.
+import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensurePackages, pkgVersion } from './lib/apt.mjs';
+import { buildProject, gitDescribe } from './lib/builderd.mjs';
+import { lockAndReap, log, onExit } from './lib/proc.mjs';
+import { evaluateTargets, renderMarkdown } from './lib/report.mjs';
+import { summarizeProfile } from './lib/profile.mjs';
+import { dnsWorkload } from './workloads/dns.mjs';
+import { dhcpWorkload } from './workloads/dhcp.mjs';
+import { tftpWorkload } from './workloads/tftp.mjs';
+import { httpWorkload } from './workloads/http.mjs';
+import { pxeWorkload } from './workloads/pxe.mjs';
+import { scaleWorkload } from './workloads/scale.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+const QUICK = env.BENCH_QUICK === '1';
+const num = (k, d) => (env[k] !== undefined && env[k] !== '' && Number.isFinite(Number(env[k])) ? Number(env[k]) : d);
+const list = (k, d) => (env[k] ? env[k].split(/[\s,]+/).filter(Boolean) : d);
+
+/** Every knob, with its BENCH_* variable. Full defaults fit in 15 minutes on 2 cores; QUICK in about 3. */
+const knobs = {
+  rounds: Math.max(1, num('BENCH_ROUNDS', 3)),
+  only: list('BENCH_ONLY', ['dns', 'dhcp', 'tftp', 'http', 'scale', 'pxe']),
+  logLevel: env.BENCH_LOG_LEVEL ?? 'warn',
+  profile: env.BENCH_PROFILE !== '0',
+  // DNS
+  dnsSeconds: Math.min(60, num('BENCH_DNS_SECONDS', QUICK ? 2 : 10)),
+  dnsClients: num('BENCH_DNS_CLIENTS', 10),
+  dnsMaxOut: num('BENCH_DNS_MAXOUT', 100),
+  dnsHosts: num('BENCH_DNS_HOSTS', 1000),
+  dnsWorkers: env.BENCH_DNS_WORKERS !== undefined ? num('BENCH_DNS_WORKERS', 0) : undefined,
+  dnsRefs: list('BENCH_DNS_REFS', ['nsd', 'knot', 'dnsmasq']),
+  // DHCP
+  dhcpSeconds: Math.min(30, num('BENCH_DHCP_SECONDS', QUICK ? 2 : 4)),
+  dhcpClients: num('BENCH_DHCP_CLIENTS', 5000),
+  dhcpRates: list('BENCH_DHCP_RATES', ['250', '500', '1000', '2000', '4000', '8000', '12000', '16000', '20000', '24000', '28000']).map(Number).filter((r) => r > 0 && r <= 40000),
+  dhcpMaxDropPct: num('BENCH_DHCP_MAX_DROP', 1),
+  dhcpRefs: list('BENCH_DHCP_REFS', ['kea', 'dnsmasq']),
+  // TFTP
+  tftpMB: Math.min(256, num('BENCH_TFTP_MB', QUICK ? 16 : 64)),
+  tftpDelayMB: Math.min(64, num('BENCH_TFTP_DELAY_MB', QUICK ? 1 : 4)),
+  tftpDelayMs: num('BENCH_TFTP_DELAY_MS', 1),
+  tftpTimeoutS: Math.min(300, num('BENCH_TFTP_TIMEOUT', 120)),
+  // HTTP
+  httpMB: Math.min(4096, num('BENCH_HTTP_MB', QUICK ? 256 : 1024)),
+  httpParallel: num('BENCH_HTTP_PARALLEL', 16),
+  // Scale
+  scaleHosts: num('BENCH_SCALE_HOSTS', QUICK ? 2000 : 10000),
+  scaleLeases: num('BENCH_SCALE_LEASES', QUICK ? 20000 : 100000),
+  // PXE
+  pxeFirmwares: list('BENCH_PXE_FIRMWARES', ['bios', 'uefi']),
+  pxeTimeoutS: Math.min(300, num('BENCH_PXE_TIMEOUT', 60)),
+};
+if (QUICK && env.BENCH_ROUNDS === undefined) knobs.rounds = 3;
+
+function machine() {
+  let model = cpus()[0]?.model;
+  try { model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model; } catch { /* keep */ }
+  let kernel = '';
+  try { kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(); } catch { /* keep */ }
+  let os = '';
+  try { os = /PRETTY_NAME="([^"]*)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''; } catch { /* keep */ }
+  return { nproc: cpus().length, model, kernel, os, node: process.version, memGB: Math.round(totalmem() / 2 ** 30), loadavgStart: loadavg().map((x) => +x.toFixed(2)) };
+}
+
+async function main() {
+  const t0 = Date.now();
+  if (process.getuid?.() !== 0) { log('the bench needs root (network namespaces, taskset, port 67/69)'); process.exit(2); }
+  lockAndReap();
+  const results = {
+    date: new Date().toISOString(), quick: QUICK, machine: machine(), knobs,
+    note: 'Absolute figures drift on shared machines; the ratios were measured side by side in this run. Other work running on the machine at the same time distorts both.',
+    workloads: {}, targets: [], profiles: [],
+  };
+  log(`machine: ${results.machine.nproc} CPU ${results.machine.model}, kernel ${results.machine.kernel}, node ${results.machine.node}; ${QUICK ? 'QUICK' : 'full'} run, ${knobs.rounds} rounds, workloads ${knobs.only.join(' ')}`);
+
+  const missing = env.BENCH_NO_INSTALL === '1' ? [] : ensurePackages();
+  if (missing.length) log(`could not install: ${missing.join(' ')} (their workloads report "not available")`);
+  results.references = Object.fromEntries(['nsd', 'knot', 'dnsmasq-base', 'kea-dhcp4-server', 'kea-admin', 'tftpd-hpa', 'atftp', 'nginx-light', 'nginx', 'dnsperf', 'curl', 'qemu-system-x86']
+    .map((p) => [p, pkgVersion(p)]).filter(([, v]) => v));
+
+  results.builderd = { commit: await gitDescribe() };
+  if (env.BENCH_NO_BUILD === '1') results.builderd.build = 'skipped (BENCH_NO_BUILD=1)';
+  else {
+    log('building builderd (npm run build)');
+    const b = await buildProject();
+    results.builderd.build = b.ok ? b.detail : `FAILED: ${b.detail}`;
+    if (!b.ok) log(`build failed; builderd lines will read "not available":\n${b.detail}`);
+  }
+
+  const work = mkdtempSync('/tmp/bbe-bench-');
+  const shm = mkdtempSync('/dev/shm/bbe-bench-');
+  onExit(() => { if (env.BENCH_KEEP !== '1') { rmSync(work, { recursive: true, force: true }); rmSync(shm, { recursive: true, force: true }); } });
+  const ctx = { work, shm, rounds: knobs.rounds, knobs, quick: QUICK };
+  const table = { dns: dnsWorkload, dhcp: dhcpWorkload, tftp: tftpWorkload, http: httpWorkload, scale: scaleWorkload, pxe: pxeWorkload };
+  const outDir = join(HERE, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const base = QUICK ? 'quick' : 'latest';
+  const write = () => {
+    results.durationS = Math.round((Date.now() - t0) / 1000);
+    results.machine.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
+    results.targets = evaluateTargets(results.workloads);
+    const json = JSON.stringify(results, (k, v) => (typeof v === 'function' ? undefined : v), 1);
+    writeFileSync(join(outDir, `${base}.json`), json + '\n');
+    writeFileSync(join(outDir, `${base}.md`), renderMarkdown(results));
+  };
+
+  for (const name of knobs.only) {
+    const fn = table[name];
+    if (!fn) { log(`unknown workload ${name}`); continue; }
+    const w0 = Date.now();
+    log(`== ${name}`);
+    try {
+      results.workloads[name] = await fn(ctx);
+    } catch (e) {
+      log(`${name} failed: ${e.stack ?? e}`);
+      results.workloads[name] = { title: name, error: String(e.message ?? e), servers: {} };
+    }
+    results.workloads[name].seconds = Math.round((Date.now() - w0) / 1000);
+    log(`== ${name} done in ${results.workloads[name].seconds} s`);
+    write();
+  }
+
+  // Where builderd misses a target: one more builderd round under --cpu-prof, summarised.
+  if (knobs.profile) {
+    const missed = [...new Set(evaluateTargets(results.workloads).filter((t) => t.pass === false && t.profile).map((t) => t.profile))];
+    for (const key of missed) {
+      const [wl, variant] = key.split(':');
+      const w = results.workloads[wl];
+      if (!w?.profile) continue;
+      const dir = join(outDir, 'profiles', key.replace(':', '-'));
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      log(`== profiling builderd on ${key}`);
+      try {
+        await w.profile(dir, variant);
+        const s = summarizeProfile(dir, key);
+        if (s) { results.profiles.push(s); log(`profile ${key}: ${s.top.slice(0, 3).map((x) => `${x.pct.toFixed(1)}% ${x.fn}`).join(', ')}`); }
+      } catch (e) { log(`profile ${key} failed: ${e.message}`); }
+    }
+    write();
+  }
+  log(`wrote results/${base}.md and results/${base}.json in ${Math.round((Date.now() - t0) / 1000)} s`);
+  process.stdout.write(readFileSync(join(outDir, `${base}.md`), 'utf8'));
+}
+
+main().then(() => process.exit(0), (e) => { log(`fatal: ${e.stack ?? e}`); process.exit(1); });

@@ -1,0 +1,1 @@
+export async function dhcpWorkload() { return { title: 'dhcp', error: 'not written yet', servers: {} }; }

@@ -1,0 +1,1 @@
+export async function httpWorkload() { return { title: 'http', error: 'not written yet', servers: {} }; }

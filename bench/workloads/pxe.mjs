@@ -1,0 +1,1 @@
+export async function pxeWorkload() { return { title: 'pxe', error: 'not written yet', servers: {} }; }

@@ -1,0 +1,1 @@
+export async function scaleWorkload() { return { title: 'scale', error: 'not written yet', servers: {} }; }

@@ -1,0 +1,1 @@
+export async function tftpWorkload() { return { title: 'tftp', error: 'not written yet', servers: {} }; }
