@@ -3,7 +3,7 @@
 // (A B A B ..., medians of the rounds), in one run on this machine. Writes results/latest.{md,json}
 // (results/quick.{md,json} with BENCH_QUICK=1). See README.md for the knobs.
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePackages, pkgVersion } from './lib/apt.mjs';
@@ -97,6 +97,8 @@ async function main() {
 
   const work = mkdtempSync('/tmp/bbe-bench-');
   const shm = mkdtempSync('/dev/shm/bbe-bench-');
+  // Servers that drop privileges (atftpd runs as nobody) must reach the served files.
+  chmodSync(work, 0o755); chmodSync(shm, 0o755);
   onExit(() => { if (env.BENCH_KEEP !== '1') { rmSync(work, { recursive: true, force: true }); rmSync(shm, { recursive: true, force: true }); } });
   const ctx = { work, shm, rounds: knobs.rounds, knobs, quick: QUICK };
   const table = { dns: dnsWorkload, dhcp: dhcpWorkload, tftp: tftpWorkload, http: httpWorkload, scale: scaleWorkload, pxe: pxeWorkload };

@@ -86,13 +86,15 @@ export function wrap(argv, { ns, cpu } = {}) {
  * Start a background process in its own process group, output to logFile.
  * Returns { pid, name, exited: Promise<number|null>, running() }.
  */
-export function startBg(name, argv, { ns, cpu, env, cwd, logFile } = {}) {
+export function startBg(name, argv, { ns, cpu, env, cwd, logFile, stdinPipe = false } = {}) {
   const a = wrap(argv, { ns, cpu });
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(a[0], a.slice(1), {
-    detached: true, cwd, stdio: ['ignore', fd, fd],
+    detached: true, cwd, stdio: [stdinPipe ? 'pipe' : 'ignore', fd, fd],
     env: { ...process.env, ...env, [MARK]: runId },
   });
+  // A stdin pipe that stays open while we live: the child sees EOF when the bench dies.
+  if (stdinPipe) child.stdin.on('error', () => {});
   if (typeof fd === 'number') closeSync(fd);
   let done = false;
   const exited = new Promise((res) => {
