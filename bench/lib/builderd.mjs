@@ -1,11 +1,12 @@
 // Build, configure and run builderd for a workload.
-// The daemon runs as `node dist/cli/index.js serve --config FILE`; its config is written as JSON,
-// which the YAML loader reads as it is.
+// The daemon runs as `node dist/cli/index.js serve --config FILE`; its config is written as block
+// YAML, the way a user writes it.
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { toYaml } from './yaml.mjs';
 import { MARK, log, run, stopBg, track, waitFor, wrap } from './proc.mjs';
 
 /** The project checkout the bench belongs to. */
@@ -59,7 +60,7 @@ export function baseConfig(dir, patch = {}) {
 export async function startBuilderd({ dir, config, ns, cpu = 0, cpuProfDir, logLevel = 'info', probe, probeMs = 8000, readyMs = 30_000, nodeArgs = [] }) {
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'builderd.yaml');
-  writeFileSync(configFile, JSON.stringify(config, null, 1));
+  writeFileSync(configFile, toYaml(config));
   const logFile = join(dir, 'builderd.log');
   if (!existsSync(CLI)) return { ok: false, reason: 'dist/cli/index.js missing (build failed)' };
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];

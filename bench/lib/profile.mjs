@@ -37,7 +37,10 @@ export function summarizeProfile(dir, key, topN = 18) {
     byArea.set(a, (byArea.get(a) ?? 0) + h);
     if (a === 'idle') continue;
     busy += h;
-    const where = cf.url ? `${cf.url.startsWith('file://') ? relative(ROOT, cf.url.slice(7)) : basename(cf.url)}:${cf.lineNumber + 1}` : '';
+    const path = cf.url.startsWith('file://') ? cf.url.slice(7) : cf.url;
+    const nm = path.lastIndexOf('/node_modules/');
+    const shown = nm >= 0 ? path.slice(nm + 1) : path.startsWith('/') ? relative(ROOT, path) : basename(path);
+    const where = cf.url ? `${shown}:${cf.lineNumber + 1}` : '';
     const k = `${fn}\u0000${where}`;
     byFn.set(k, (byFn.get(k) ?? 0) + h);
   }
