@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import type { AuthorityView } from './lib/authority-view.js';
 import { startControlServer, type ControlServer } from './control/server.js';
+import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
  * The composition root: config → store → authority → inventory → services → sockets bound → ready.
@@ -40,7 +41,7 @@ export interface Daemon {
   logger: Logger;
   /** Bound addresses by service name (port 0 resolved). */
   addresses(): Record<string, unknown>;
-  authority: AuthorityView & { state(): AuthorityState };
+  authority: AuthorityView & { state(): AuthorityState; runner: AuthorityRunner };
   /** Re-read the config; on any error keep the running one and return the issues. */
   reload(): Promise<{ ok: boolean; errors?: string[] }>;
   close(): Promise<void>;
@@ -68,18 +69,37 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     auth = init;
   }
   let authState: AuthorityState = auth;
+  const setAuthMetrics = () => {
+    metrics.authorityMode.reset();
+    metrics.authorityMode.set({ mode: authState.mode }, 1);
+    metrics.authorityEpoch.set(authState.epoch);
+  };
+  // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {};
+  const runner = createAuthorityRunner({
+    store, logger, clock,
+    config: () => config,
+    inventory: () => inventory,
+    onChange: (s) => { authState = s; setAuthMetrics(); },
+    probeDhcp: (ms) => effects.probeDhcp ? effects.probeDhcp(ms) : Promise.resolve([]),
+    ourServerIds: () => effects.ourServerIds?.() ?? [],
+    parseLeases: (text, now) => {
+      if (!effects.parseLeases) throw new Error('lease import is not available in this build');
+      return effects.parseLeases(text, now);
+    },
+    adoptLeases: (l) => effects.adoptLeases?.(l),
+  });
   const authority: Daemon['authority'] = {
     dhcpAuthoritative: () => authState.mode === 'bootstrap',
     siteDnsAuthoritative: () => authState.mode === 'bootstrap',
     mode: () => authState.mode,
     epoch: () => authState.epoch,
     state: () => authState,
+    runner,
   };
-  const setAuthMetrics = () => {
-    metrics.authorityMode.reset();
-    metrics.authorityMode.set({ mode: authState.mode }, 1);
-    metrics.authorityEpoch.set(authState.epoch);
-  };
+  setAuthMetrics();
+  // A transition a crash interrupted after its flip is finished before anything answers.
+  authState = (await runner.recoverOnStart()).state;
   setAuthMetrics();
 
   const running: Running[] = [];
@@ -124,10 +144,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     services: Object.fromEntries(running.map((r) => [r.name, { ...r.health(), addresses: r.addresses() }])),
   }));
   control.handle('reload', () => daemon.reload());
+  control.handle('authority.status', async () => ({ ...(await runner.status()), journal: await store.journal.list(5) }));
+  control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
+  control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
+  control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
 
   const ms = Math.round(performance.now() - t0);
   logger.info({ event: 'daemon.ready', ms, config: config.file, mode: authState.mode, epoch: authState.epoch, addresses: daemon.addresses() }, 'builderd ready');
   return daemon;
+}
+
+function transitionArgs(a: Record<string, unknown>) {
+  const lf = a['leaseFile'] as { name?: unknown; text?: unknown } | undefined;
+  return {
+    dryRun: a['dryRun'] === true,
+    force: a['force'] === true,
+    operator: typeof a['operator'] === 'string' ? a['operator'] : 'unknown',
+    ...(lf && typeof lf.text === 'string' ? { leaseFile: { name: String(lf.name ?? 'lease file'), text: lf.text } } : {}),
+  };
 }
 
 /** Who is acting: the sudo caller when there is one. */

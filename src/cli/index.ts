@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => ({ ...(await import('./check.js')), bool: ['json'] }),
   inventory: async () => ({ ...(await import('./inventory.js')), bool: ['json'] }),
   schema: async () => ({ ...(await import('./schema.js')) }),
+  authority: async () => ({ ...(await import('./authority.js')), bool: ['json', 'dry-run', 'force'], value: ['import-leases', 'limit'] }),
 };
 
 const USAGE = `builderd ${VERSION} — DNS, DHCPv4+PXE, TFTP and HTTP for building a bare-metal site
@@ -26,6 +27,7 @@ commands:
   check        validate a configuration and summarise it
   inventory    records, reservations and boot assignments the config yields
   schema       print the JSON Schema of the configuration format
+  authority    status | promote | revert | plan | log — the builder/router authority transition
 
   builderd <command> --help   for a command's options
   --config defaults to $BUILDERD_CONFIG or ${DEFAULT_CONFIG}

@@ -76,6 +76,8 @@ export interface AuthorityState {
   /** A transition in progress (written before effects, cleared at the end): crash recovery reads it. */
   pending?: { direction: 'promote' | 'revert'; step: string; startedAt: number } | null;
   lastChecks?: unknown;
+  /** A transition announced ahead (`builderd authority plan`): DHCP hands out short leases meanwhile. */
+  planned?: { direction: 'promote' | 'revert'; at: number; leaseTime: number; by: string } | null;
 }
 
 export interface JournalEntry {
