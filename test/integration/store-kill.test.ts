@@ -2,7 +2,7 @@
  * Durability of the SQLite store under failure:
  * - kill -9 at random moments loses no write whose put() had resolved, and leaves a database that passes
  *   PRAGMA integrity_check (WAL recovery on the next open);
- * - a store that cannot be written (immutable file or WAL, SQLITE_BUSY) rejects writes with
+ * - a store that cannot be written (file size limit as a full disk, immutable file or WAL, SQLITE_BUSY) rejects writes with
  *   STORE_ERR_WRITE, rolls the whole batch back, and the process carries on.
  */
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ import type { Lease } from '../../src/store/ports.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 
 const WRITER = fileURLToPath(new URL('../helpers/store-writer.ts', import.meta.url));
+const FILLER = fileURLToPath(new URL('../helpers/store-filler.ts', import.meta.url));
 
 function lease(ip: string, over: Partial<Lease> = {}): Lease {
   return { ip, mac: '52:54:00:00:00:01', clientId: null, hostname: null, state: 'bound', subnet: '10.99.0.0/24', start: 1, expires: 2, ...over };
@@ -184,6 +185,29 @@ describe('SQLite store that cannot be written', () => {
       await store.close();
     }
     assert.equal(integrity(join(d, 'builderd.db')), 'ok');
+  });
+
+  it('a full disk (RLIMIT_FSIZE: files cannot grow) rejects the whole batch with STORE_ERR_WRITE, the process carries on, and every acknowledged lease is kept', { timeout: 60_000 }, async (t) => {
+    const prlimit = spawnSync('prlimit', ['--version']);
+    if (prlimit.status !== 0) { t.skip('needs prlimit (util-linux)'); return; }
+    const d = join(dir, 'disk-full');
+    const r = spawnSync('prlimit', ['--fsize=1000000', '--', process.execPath, '--import', 'tsx', FILLER, d], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, `filler crashed (signal ${r.signal}): ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { acked: number; failed: Array<{ code: string; cause?: string }>; visible: number };
+    t.diagnostic(`${out.acked} puts acknowledged before the file size limit; failed turn: ${JSON.stringify(out.failed)}`);
+    assert.ok(out.acked > 0);
+    assert.equal(out.failed.length, 3);
+    for (const f of out.failed) assert.equal(f.code, ErrorCode.STORE_ERR_WRITE);
+    assert.equal(out.visible, out.acked, 'nothing of the failed turn is visible');
+    assert.equal(integrity(join(d, 'builderd.db')), 'ok');
+    const store = openSqliteStore({ dir: d });
+    try {
+      const all = await store.leases.all();
+      assert.equal(all.length, out.acked, 'after reopening: exactly the acknowledged leases');
+      assert.deepEqual(new Set(all.map((l) => l.start)), new Set(Array.from({ length: out.acked }, (_, i) => i)));
+    } finally {
+      await store.close();
+    }
   });
 
   it('a store opened with readonly: true rejects every write with STORE_ERR_WRITE and keeps serving reads', async () => {
