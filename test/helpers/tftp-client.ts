@@ -8,16 +8,18 @@ export interface RawResult {
   data?: Buffer;
   /** Ports the replies came from (the transfer TID). */
   tids: Set<number>;
+  /** Addresses the replies came from. */
+  from: Set<string>;
 }
 
 /**
  * A minimal lockstep TFTP read client for protocol tests: sends any filename bytes (NUL included),
  * ACKs every block, stops at the first short block, an ERROR, or `timeoutMs` of silence.
  */
-export async function rawGet(port: number, filename: string | Buffer, opts: { host?: string; mode?: string; options?: [string, string][]; timeoutMs?: number; opcode?: 1 | 2 } = {}): Promise<RawResult> {
+export async function rawGet(port: number, filename: string | Buffer, opts: { host?: string; mode?: string; options?: [string, string][]; timeoutMs?: number; opcode?: 1 | 2; onBlock?: (block: number) => void; noAck?: boolean } = {}): Promise<RawResult> {
   const host = opts.host ?? '127.0.0.1';
   const sock = createSocket('udp4');
-  const res: RawResult = { tids: new Set() };
+  const res: RawResult = { tids: new Set(), from: new Set() };
   const chunks: Buffer[] = [];
   let blksize = 512;
   let expect = 1;
@@ -35,21 +37,24 @@ export async function rawGet(port: number, filename: string | Buffer, opts: { ho
       clearTimeout(timer);
       timer = setTimeout(done, opts.timeoutMs ?? 3000);
       res.tids.add(rinfo.port);
+      res.from.add(rinfo.address);
       let p;
       try { p = decode(msg); } catch { return; }
-      if (p.opcode === Opcode.ERROR) { res.error = { code: p.code, message: p.message }; return done(); }
+      if (p.opcode === Opcode.ERROR) { res.error = { code: p.code, message: p.message }; res.data = Buffer.concat(chunks); return done(); }
       if (p.opcode === Opcode.OACK) {
         res.oack = p.options;
         const b = p.options.get('blksize');
         if (b) blksize = Number(b);
-        sock.send(encodeAck(0), rinfo.port, rinfo.address);
+        if (!opts.noAck) sock.send(encodeAck(0), rinfo.port, rinfo.address);
         return;
       }
       if (p.opcode === Opcode.DATA) {
         if (p.block === (expect & 0xffff)) {
           chunks.push(Buffer.from(p.data));
           expect++;
+          opts.onBlock?.(expect - 1);
         }
+        if (opts.noAck) return;
         sock.send(encodeAck(p.block), rinfo.port, rinfo.address);
         if (p.data.length < blksize && p.block === ((expect - 1) & 0xffff)) { res.data = Buffer.concat(chunks); done(); }
       }
