@@ -33,7 +33,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** File name inside `dir` (default builderd.db). */
   file?: string;
-  /** How long a write waits for another connection's lock before failing with SQLITE_BUSY (default 5000 ms). */
+  /**
+   * How long a write waits for another connection's write lock before failing with SQLITE_BUSY (default
+   * 2000 ms). The wait blocks the event loop (better-sqlite3 is synchronous), so keep it short: only a
+   * foreign writer (an operator's sqlite3 shell, a second daemon) can hold the lock.
+   */
   busyTimeoutMs?: number;
   /** Open an existing, up-to-date store read-only (inspection while the daemon runs); every write rejects. */
   readonly?: boolean;
@@ -61,7 +65,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (!readonly) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const existed = existsSync(file);
     db = new Database(file, { readonly, fileMustExist: readonly });
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000))}`);
     if (readonly) {
       const { version } = checkIdentity(db, migrations.length, file);
       if (version !== migrations.length) {
