@@ -63,7 +63,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let db: Database.Database | undefined;
   try {
     if (!readonly) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    const existed = existsSync(file);
+    // An empty file is an empty SQLite database. Creating it 0600 first makes SQLite create the -wal and
+    // -shm files with the same mode (it copies the database file's permissions).
+    if (!readonly && !existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     db = new Database(file, { readonly, fileMustExist: readonly });
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000))}`);
     if (readonly) {
@@ -77,7 +79,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (mode !== 'wal') throw new AppError(ErrorCode.STORE_ERR_OPEN, `cannot open store ${file}: WAL mode refused (journal_mode is ${String(mode)})`);
       db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       migrate(db, migrations, file);
-      if (!existed) chmodSync(file, 0o600);
     }
     return sqliteStore(db, opts.onBatch);
   } catch (e) {
