@@ -4,12 +4,16 @@ import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/types.js';
 import { buildInventory, type Inventory } from './inventory/index.js';
 import type { Store, AuthorityState, BootEvent } from './store/ports.js';
+import type { BootEvent as FileEvent } from './lib/boot-event.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import type { AuthorityView } from './lib/authority-view.js';
 import { startControlServer, type ControlServer } from './control/server.js';
+import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from './boot/index.js';
+import { createTftpServer } from './tftp/server.js';
+import { createHttpServer } from './http/server.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -106,7 +110,45 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const recordBootEvent = (e: BootEvent) => {
     store.bootEvents.record([e]).catch((err: Error) => logger.warn({ event: 'store.boot_event.failed', err: err.message }, 'boot event not recorded'));
   };
-  void recordBootEvent;
+  // File events (TFTP/HTTP) carry the client address; the boot journey is keyed by MAC.
+  const macOfIp = (ip: string): string | undefined =>
+    inventory.reservations.find((r) => r.ip === ip)?.mac ?? leaseMacOfIp?.(ip);
+  let leaseMacOfIp: ((ip: string) => string | undefined) | undefined;
+  const recordFileEvent = (e: FileEvent) => {
+    const peer = e.peer.replace(/^::ffff:/, '');
+    const mac = macOfIp(peer);
+    if (!mac) return;
+    recordBootEvent({
+      at: clock.now(), mac, kind: `${e.proto}.${e.result === 'ok' ? 'file' : e.result}`, ip: peer, file: e.path, bytes: e.bytes, durationMs: e.ms,
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
+  };
+
+  // Boot files: one resolver, rebuilt on reload, reached by TFTP and HTTP through late-bound closures.
+  const makeResolver = () => createBootResolver({ config, reservations: inventory.reservations, boot: inventory.boot, logger });
+  let resolver: BootResolver = makeResolver();
+  const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
+
+  try {
+    if (config.tftp.listen.length) {
+      const tftp = await createTftpServer({
+        config, root: config.paths.artifacts, dynamic: tftpDynamic(liveResolver), logger, metrics, clock, onBootEvent: recordFileEvent,
+      });
+      await tftp.listen();
+      running.push({ name: 'tftp', close: () => tftp.close(), addresses: () => tftp.addresses(), health: () => ({ ok: true, detail: `${tftp.active()} transfers` }) });
+    }
+    if (config.http.listen.length) {
+      const http = await createHttpServer({
+        config, root: config.paths.artifacts, dynamic: httpDynamic(liveResolver), logger, metrics, onBootEvent: recordFileEvent,
+      });
+      await http.listen();
+      running.push({ name: 'http', close: () => http.close(), addresses: () => http.addresses(), health: () => ({ ok: true }) });
+    }
+  } catch (e) {
+    for (const r of running.reverse()) await r.close().catch(() => undefined);
+    await store.close();
+    throw e;
+  }
 
   const control: ControlServer = await startControlServer(config.control.socket, logger);
   const daemon: Daemon = {
@@ -119,6 +161,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const next = loadConfig(config.file);
         config = next.config;
         inventory = buildInventory(config);
+        resolver = makeResolver();
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
         return { ok: true };
       } catch (e) {
