@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/types.js';
 import { buildInventory, type Inventory } from './inventory/index.js';
-import type { Store, AuthorityState, BootEvent } from './store/ports.js';
+import type { Store, AuthorityState, BootEvent, Lease } from './store/ports.js';
 import type { BootEvent as FileEvent } from './lib/boot-event.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
@@ -150,6 +150,30 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     throw e;
   }
 
+  let dhcpLeases: (() => Lease[]) | undefined;
+  /** Inventory hosts with their interfaces, current lease and last boot journey. */
+  async function hostsView(key?: string) {
+    const k = key?.toLowerCase().replace(/-/g, ':');
+    const hosts = config.hosts.filter((h) => !k || h.name === key || h.interfaces.some((f) => f.mac === k));
+    const leases = dhcpLeases ? dhcpLeases() : await store.leases.all();
+    const out = [];
+    for (const h of hosts) {
+      const ifaces = [];
+      for (const f of h.interfaces) {
+        const r = inventory.reservations.find((x) => x.mac === f.mac);
+        const lease = leases.find((l) => l.mac === f.mac && (l.state === 'bound' || l.state === 'offered'));
+        ifaces.push({ name: f.name ?? null, mac: f.mac, ip: f.ip, fqdn: r?.fqdn, profile: inventory.boot.find((b) => b.mac === f.mac)?.profile ?? null, lease: lease ?? null, journey: await store.bootEvents.forMac(f.mac, 200) });
+      }
+      out.push({ name: h.name, mgmt: h.mgmt, boot: h.boot ?? null, interfaces: ifaces });
+    }
+    if (key && out.length === 0) {
+      // Not an inventory host: a MAC seen by DHCP still has a journey.
+      const journey = k ? await store.bootEvents.forMac(k, 200) : [];
+      if (journey.length) return [{ name: null, mgmt: false, boot: null, interfaces: [{ name: null, mac: k, ip: leases.find((l) => l.mac === k)?.ip ?? null, lease: leases.find((l) => l.mac === k) ?? null, journey }] }];
+    }
+    return out;
+  }
+
   const control: ControlServer = await startControlServer(config.control.socket, logger);
   const daemon: Daemon = {
     config: () => config,
@@ -191,6 +215,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
   control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
   control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('leases', async () => (dhcpLeases ? dhcpLeases() : await store.leases.all()));
+  control.handle('hosts', async (a) => hostsView(typeof a['key'] === 'string' ? a['key'] : undefined));
+  control.handle('backup', async (a) => {
+    if (typeof a['file'] !== 'string' || !a['file'].startsWith('/')) throw new Error('backup needs an absolute file path');
+    await store.backup(a['file']);
+    logger.info({ event: 'store.backup', file: a['file'] }, 'store backed up');
+    return { file: a['file'] };
+  });
   control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
 
   const ms = Math.round(performance.now() - t0);
