@@ -8,6 +8,26 @@ import { createMetrics, type Metrics } from '../../src/lib/metrics.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createDnsService, type DnsService } from '../../src/dns/service.js';
+import { loadConfig } from '../../src/config/load.js';
+import { buildInventory } from '../../src/inventory/index.js';
+import { createMemoryStore } from '../../src/store/memory/index.js';
+import { join } from 'node:path';
+
+/** config/example.yaml as loaded by the real loader, with `dns` overridden (listen on port 0). */
+export function exampleConfig(dns: Partial<Config['dns']> = {}): Config {
+  const { config } = loadConfig(join(import.meta.dirname, '../../config/example.yaml'));
+  return { ...config, dns: { ...config.dns, listen: ['127.0.0.1:0'], ...dns } };
+}
+
+/** The zones the real inventory builds from config/example.yaml. */
+export function exampleInventoryZones(): Zone[] {
+  return buildInventory(exampleConfig()).zones;
+}
+
+/** The ZoneStore port of a fresh memory store (src/store/memory). */
+export function memoryStoreZones(): ZoneStore {
+  return createMemoryStore().zones;
+}
 
 const run = promisify(execFile);
 
@@ -79,14 +99,14 @@ export function exampleZones(): Zone[] {
 }
 
 /** A running service on 127.0.0.1, port 0. */
-export interface Running { svc: DnsService; port: number; store: ReturnType<typeof memoryZoneStore>; metrics: Metrics; close(): Promise<void> }
+export interface Running { svc: DnsService; port: number; store: ZoneStore; metrics: Metrics; close(): Promise<void> }
 
 /** Start the DNS service for a test. */
-export async function startDns(opts: { config?: Config; zones?: Zone[]; authority?: AuthorityView; store?: ReturnType<typeof memoryZoneStore> } = {}): Promise<Running> {
-  const store = opts.store ?? memoryZoneStore();
+export async function startDns(opts: { config?: Config; zones?: Zone[]; authority?: AuthorityView; store?: ZoneStore } = {}): Promise<Running> {
+  const store = opts.store ?? memoryStoreZones();
   const metrics = createMetrics();
   const svc = await createDnsService({
-    config: opts.config ?? dnsConfig(), zones: opts.zones ?? exampleZones(), store,
+    config: opts.config ?? exampleConfig(), zones: opts.zones ?? exampleInventoryZones(), store,
     authority: opts.authority ?? fixedAuthority('bootstrap'), logger: silentLogger(), metrics, clock: systemClock,
   });
   await svc.listen();

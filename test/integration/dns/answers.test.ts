@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
-import { answers, dig, dnsConfig, kdig, startDns, type Running } from '../../helpers/dns.js';
+import { answers, dig, exampleConfig, kdig, startDns, type Running } from '../../helpers/dns.js';
 import { fixedAuthority } from '../../../src/lib/authority-view.js';
 
 const ZONE_FILE = join(import.meta.dirname, '../../fixtures/dns/files.example.net.zone');
@@ -28,7 +28,7 @@ function query(name: string, type: string, extra: Partial<dnsPacket.Packet> = {}
 describe('dns answers (dig/kdig against a live service)', () => {
   let r: Running;
   before(async () => {
-    r = await startDns({ config: dnsConfig({ zone_files: [ZONE_FILE], tcp_idle: 1, tcp_max: 4 }) });
+    r = await startDns({ config: exampleConfig({ zone_files: [ZONE_FILE], tcp_idle: 1, tcp_max: 4 }) });
   });
   after(async () => { await r.close(); });
 
