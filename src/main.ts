@@ -14,6 +14,7 @@ import { startControlServer, type ControlServer } from './control/server.js';
 import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from './boot/index.js';
 import { createTftpServer } from './tftp/server.js';
 import { createHttpServer } from './http/server.js';
+import { createDnsService, type DnsService } from './dns/service.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -129,7 +130,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let resolver: BootResolver = makeResolver();
   const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
 
+  let dns: DnsService | undefined;
   try {
+    if (config.dns.listen.length) {
+      dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
+      await dns.listen();
+      const d = dns;
+      running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });
+    }
     if (config.tftp.listen.length) {
       const tftp = await createTftpServer({
         config, root: config.paths.artifacts, dynamic: tftpDynamic(liveResolver), logger, metrics, clock, onBootEvent: recordFileEvent,
@@ -186,6 +194,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         config = next.config;
         inventory = buildInventory(config);
         resolver = makeResolver();
+        await dns?.setZones(inventory.zones);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
         return { ok: true };
       } catch (e) {
@@ -215,6 +224,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
   control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
   control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('dns.serials', () => Object.fromEntries(inventory.zones.map((z) => [z.origin, dns?.serial(z.origin) ?? null])));
   control.handle('leases', async () => (dhcpLeases ? dhcpLeases() : await store.leases.all()));
   control.handle('hosts', async (a) => hostsView(typeof a['key'] === 'string' ? a['key'] : undefined));
   control.handle('backup', async (a) => {
