@@ -410,13 +410,13 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   /** proxyDHCP (PXE spec; RFC 4578 clients): boot options only, no address. */
-  const onProxy = (ctx: Ctx, req: DhcpPacket, type: number): void => {
+  const onProxy = (ctx: Ctx, req: DhcpPacket, type: number): boolean => {
     const mac = chaddrMac(req);
     const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: ctx.sock.iface ? addressesOf(ctx.sock.iface) : [] });
     const serverId = serverIdFor(ctx, subnet);
-    if (!serverId) { drop('no-server-address'); return; }
+    if (!serverId) return false;
     const boot = bootFor(req, mac, subnet, serverId);
-    if (!boot) return;
+    if (!boot) return false;
     const replyType = type === MessageType.DISCOVER ? MessageType.OFFER : MessageType.ACK;
     // The PXE client needs option 60 "PXEClient" in a proxy reply (PXE spec §2.2.1).
     if (!boot.options.some(([c]) => c === Opt.VENDOR_CLASS)) boot.options.unshift([Opt.VENDOR_CLASS, textValue('PXEClient')]);
@@ -429,6 +429,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       send(ctx, req, { type: replyType, yiaddr: '0.0.0.0', serverId, boot, noLease: true, proxy: true }, 'proxy');
     }
     log.info({ event: 'dhcp.proxy', mac, file: boot.file }, 'proxyDHCP answer');
+    return true;
   };
 
   const handle = async (buf: Buffer, ctx: Ctx): Promise<void> => {
@@ -447,8 +448,8 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     if (!rateOk(mac)) { drop('rate-limit', { mac }); return; }
     if (!authority.dhcpAuthoritative() || ctx.sock.port === PXE_PORT) {
       // Not the DHCP authority: only proxyDHCP answers (when switched on); nothing is allocated.
-      if (config.dhcp.proxy && (type === MessageType.DISCOVER || type === MessageType.REQUEST || type === MessageType.INFORM)) onProxy(ctx, req, type);
-      else drop('fenced', { type: messageTypeName[type] });
+      const proxied = config.dhcp.proxy && (type === MessageType.DISCOVER || type === MessageType.REQUEST || type === MessageType.INFORM) && onProxy(ctx, req, type);
+      if (!proxied) drop('fenced', { type: messageTypeName[type] });
       return;
     }
     const subnet = selectSubnet(config.dhcp.subnets, {

@@ -97,11 +97,11 @@ export async function launch(ns: string, configText: string, dir: string, extra:
 }
 
 /** Wait until fn() is truthy or the time runs out. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, stepMs = 100): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, stepMs = 100): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, stepMs));
   }
@@ -110,7 +110,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, stepMs = 
 const craft = new URL('./dhcp-craft.ts', import.meta.url).pathname;
 
 /** Send crafted DHCP packets from inside `ns` (bound to bindAddress:bindPort) and collect replies for waitMs. */
-export function craftExchange(ns: string, req: { bindAddress: string; bindPort: number; dest: string; destPort: number; packets: string[]; waitMs: number }): { from: string; port: number; hex: string }[] {
+export function craftExchange(ns: string, req: { bindAddress: string; bindPort: number; iface?: string; dest: string; destPort: number; packets: string[]; waitMs: number }): { from: string; port: number; hex: string }[] {
   const out = sh('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', craft], JSON.stringify(req));
   return JSON.parse(out) as { from: string; port: number; hex: string }[];
 }
