@@ -56,7 +56,8 @@ const knobs = {
   scaleLeases: num('BENCH_SCALE_LEASES', QUICK ? 20000 : 100000),
   // PXE
   pxeFirmwares: list('BENCH_PXE_FIRMWARES', ['bios', 'uefi']),
-  pxeTimeoutS: Math.min(300, num('BENCH_PXE_TIMEOUT', 60)),
+  pxeTimeoutS: Math.min(300, num('BENCH_PXE_TIMEOUT', 90)),
+  pxeRounds: Math.max(1, num('BENCH_PXE_ROUNDS', QUICK ? 1 : 3)),
 };
 if (QUICK && env.BENCH_ROUNDS === undefined) knobs.rounds = 3;
 
