@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ensurePackages, pkgVersion } from './lib/apt.mjs';
 import { buildProject, gitDescribe } from './lib/builderd.mjs';
 import { lockAndReap, log, onExit } from './lib/proc.mjs';
-import { evaluateTargets, renderMarkdown } from './lib/report.mjs';
+import { evaluateTargets, renderMarkdown, renderSummary } from './lib/report.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { dnsWorkload } from './workloads/dns.mjs';
 import { dhcpWorkload } from './workloads/dhcp.mjs';
@@ -150,8 +150,20 @@ async function main() {
     }
     write();
   }
+  if (!QUICK && knobs.only.length >= 5) updateReadme(results);
   log(`wrote results/${base}.md and results/${base}.json in ${Math.round((Date.now() - t0) / 1000)} s`);
   process.stdout.write(readFileSync(join(outDir, `${base}.md`), 'utf8'));
+}
+
+/** Replace the generated block in README.md (the section the top-level README copies). */
+function updateReadme(results) {
+  const file = join(HERE, 'README.md');
+  let text;
+  try { text = readFileSync(file, 'utf8'); } catch { return; }
+  const a = '<!-- bench:latest:start -->', b = '<!-- bench:latest:end -->';
+  const i = text.indexOf(a), j = text.indexOf(b);
+  if (i < 0 || j < i) return;
+  writeFileSync(file, `${text.slice(0, i + a.length)}\n${renderSummary(results)}${text.slice(j)}`);
 }
 
 main().then(() => process.exit(0), (e) => { log(`fatal: ${e.stack ?? e}`); process.exit(1); });

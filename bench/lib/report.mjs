@@ -117,3 +117,20 @@ export function renderMarkdown(res) {
   }
   return L.join('\n') + '\n';
 }
+
+/** The short section the top-level README shows: date, machine, the targets table. */
+export function renderSummary(res) {
+  const m = res.machine;
+  const L = [];
+  L.push(`Latest full run: ${res.date.slice(0, 10)}, ${m.nproc} × ${m.model}, ${m.os}, kernel ${m.kernel}, node ${m.node}, builderd ${res.builderd?.commit ?? '?'} (load average ${m.loadavgStart?.[0]} at start${m.loadavgStart?.[0] > 1 ? ': other work was running, which distorts absolute figures' : ''}). Server on one core, load generator on the other, medians of ${res.knobs.rounds} alternating rounds; full figures in [bench/results/latest.md](bench/results/latest.md).`);
+  L.push('');
+  L.push('| target | builderd | reference | ratio | result |');
+  L.push('|---|---:|---:|---:|---|');
+  for (const t of res.targets) {
+    const d = digitsFor(t.unit);
+    const result = t.pass === true ? 'pass' : t.pass === false ? '**FAIL**' : 'n/a';
+    const ref = t.reference !== undefined ? `${fmt(t.reference, d)} ${t.unit} (${t.refLabel})` : t.refLabel ? `(${t.refLabel})` : t.goal;
+    L.push(`| ${t.line} | ${t.builderd !== undefined ? `${fmt(t.builderd, d)} ${t.unit}` : 'not available'} | ${ref} | ${t.ratio !== undefined ? `${t.ratio.toFixed(2)}×` : '–'} | ${result} |`);
+  }
+  return L.join('\n') + '\n';
+}
