@@ -143,8 +143,10 @@ async function main() {
       mkdirSync(dir, { recursive: true });
       log(`== profiling builderd on ${key}`);
       try {
+        ctx.windows = [];
         await w.profile(dir, variant);
-        const s = summarizeProfile(dir, key);
+        const s = summarizeProfile(dir, key, ctx.windows);
+        ctx.windows = undefined;
         if (s) { results.profiles.push(s); log(`profile ${key}: ${s.top.slice(0, 3).map((x) => `${x.pct.toFixed(1)}% ${x.fn}`).join(', ')}`); }
       } catch (e) { log(`profile ${key} failed: ${e.message}`); }
     }

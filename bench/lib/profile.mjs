@@ -13,8 +13,12 @@ function area(url, fn) {
   return 'other';
 }
 
-/** Read the newest .cpuprofile in dir; returns { key, file, totalMs, areas, top } or undefined. */
-export function summarizeProfile(dir, key, topN = 18) {
+/**
+ * Read the newest .cpuprofile in dir; returns { key, file, totalMs, areas, top } or undefined.
+ * windows: [[startUs, endUs], ...] on CLOCK_MONOTONIC; when given, only samples inside them count
+ * (the load, not start-up and shutdown).
+ */
+export function summarizeProfile(dir, key, windows, topN = 18) {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
   if (!files.length) return undefined;
   const f = join(dir, files[files.length - 1]);
@@ -22,8 +26,17 @@ export function summarizeProfile(dir, key, topN = 18) {
   renameSync(f, named);
   const p = JSON.parse(readFileSync(named, 'utf8'));
   const hits = new Map();
-  for (const s of p.samples ?? []) hits.set(s, (hits.get(s) ?? 0) + 1);
-  const dt = (p.endTime - p.startTime) / 1000 / Math.max(1, (p.samples ?? []).length); // ms per sample
+  const samples = p.samples ?? [];
+  const deltas = p.timeDeltas ?? [];
+  let t = p.startTime, kept = 0;
+  const inWindow = (ts) => !windows?.length || windows.some(([a, b]) => ts >= a && ts <= b);
+  for (let i = 0; i < samples.length; i++) {
+    t += deltas[i] ?? 0;
+    if (!inWindow(t)) continue;
+    kept++;
+    hits.set(samples[i], (hits.get(samples[i]) ?? 0) + 1);
+  }
+  const dt = (p.endTime - p.startTime) / 1000 / Math.max(1, samples.length); // ms per sample
   const byFn = new Map();
   const byArea = new Map();
   let total = 0, busy = 0;
@@ -47,5 +60,5 @@ export function summarizeProfile(dir, key, topN = 18) {
   const top = [...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, topN)
     .map(([k, h]) => { const [fn, where] = k.split('\u0000'); return { fn, where, pct: (100 * h) / Math.max(1, busy) }; });
   const areas = [...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([a, h]) => ({ area: a, pct: (100 * h) / Math.max(1, total) }));
-  return { key, file: relative(join(ROOT, 'bench/results'), named), totalMs: total * dt, busyMs: busy * dt, areas, top };
+  return { key, file: relative(join(ROOT, 'bench/results'), named), window: windows?.length ? 'load only' : 'whole process', samples: kept, totalMs: total * dt, busyMs: busy * dt, areas, top };
 }

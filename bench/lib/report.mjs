@@ -103,9 +103,9 @@ export function renderMarkdown(res) {
     for (const p of res.profiles) {
       L.push(`### ${p.key}`);
       L.push('');
-      L.push(`${fmt(p.totalMs / 1000, 1)} s sampled; by area: ${p.areas.map((a) => `${a.area} ${a.pct.toFixed(1)}%`).join(', ')}. Profile: \`bench/results/${p.file}\``);
+      L.push(`${fmt(p.totalMs / 1000, 1)} s sampled (${p.window}); by area, of all samples: ${p.areas.filter((a) => a.pct >= 0.5).map((a) => `${a.area} ${a.pct.toFixed(1)}%`).join(', ')}. Profile: \`bench/results/${p.file}\``);
       L.push('');
-      L.push('| self % | function | where |');
+      L.push('| self % of busy | function | where |');
       L.push('|---:|---|---|');
       for (const f of p.top) L.push(`| ${f.pct.toFixed(1)} | \`${f.fn}\` | ${f.where} |`);
       L.push('');

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS_S = 'bbe-dhcp-s', NS_C = 'bbe-dhcp-c', IF_S = 'bbed-s', IF_C = 'bbed-c';
@@ -129,7 +129,9 @@ export async function dhcpWorkload(ctx) {
       await new Promise((res_) => setTimeout(res_, 300));
       if (profile) {
         const rate = ladder[Math.min(ladder.length - 1, (lastIdx[name] ?? startIdx) + 1)];
+        const t0 = monoUs();
         const m = await perf(rate, w);
+        ctx.windows?.push([t0, monoUs()]);
         log(`  dhcp ${name} (profiled) at ${rate}/s: ${m.ackRate.toFixed(0)} ACK/s, drops ${m.dropPct.toFixed(2)}%`);
         return;
       }

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
 import { builderdDnsParts, dnsDataset, dnsmasqRecords, MGMT, REV, SITE, writeQueries, writeZoneFiles } from '../lib/dataset.mjs';
-import { log, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS = 'bbe-dns';
@@ -134,9 +134,11 @@ export async function dnsWorkload(ctx) {
     try {
       if (!(await waitFor(() => answersSoa(PORTS[name]), 20_000, 100))) { r.error = 'not answering SOA'; log(`  dns ${name}: not answering`); return; }
       if (!r.checks) r.checks = await checks(PORTS[name]);
+      const t0 = monoUs();
       const p = await run(['dnsperf', '-s', ADDR, '-p', String(PORTS[name]), '-d', queries, '-l', String(knobs.dnsSeconds),
         '-c', String(knobs.dnsClients), '-T', '1', '-q', String(knobs.dnsMaxOut), '-t', '2'],
       { ns: NS, cpu: 1, timeoutMs: (knobs.dnsSeconds + 30) * 1000 });
+      ctx.windows?.push([t0, monoUs()]);
       const m = parseDnsperf(p.stdout);
       if (!profile) r.runs.push(m);
       log(`  dns ${name} round ${round}${profile ? ' (profiled)' : ''}: ${m.qps?.toFixed(0)} qps, lost ${m.lost}, ${m.latencyMs.toFixed(3)} ms, ${m.rcodes}`);

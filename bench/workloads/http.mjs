@@ -5,7 +5,7 @@ import { mkdirSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
 import { median, prng } from '../lib/stats.mjs';
 import { randomFile } from './tftp.mjs';
 
@@ -120,7 +120,9 @@ http {
       if (round === 1 && !(await rangeContent(name))) r.notes.push('Range content check FAILED');
       for (const kind of ['seq', 'par', 'range']) {
         if (only && only !== kind) continue;
+        const t0 = monoUs();
         const m = await measure(name, kind);
+        ctx.windows?.push([t0, monoUs()]);
         if (m.fail) { r.notes.push(`round ${round} ${kind}: ${m.fail}`); log(`  http ${name} ${kind}: FAILED ${m.fail}`); continue; }
         if (!only) r.runs[kind].push(m.mbps);
         log(`  http ${name} round ${round} ${kind}: ${m.mbps.toFixed(0)} MB/s`);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atftpdBinary } from '../lib/apt.mjs';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS_S = 'bbe-tftp-s', NS_C = 'bbe-tftp-c', DEV_S = 'bbew-s', DEV_C = 'bbew-c';
@@ -120,7 +120,9 @@ export async function tftpWorkload(ctx) {
           const key = `${mode}${path}`;
           if (only && only !== key) continue;
           if (path === 'Delay' && !linkOk) continue;
+          const t0 = monoUs();
           const m = await fetch(mode, path);
+          ctx.windows?.push([t0, monoUs()]);
           if (m.fail) { r.failures++; r.notes.push(`round ${round} ${key}: FAILED (${m.fail})`); log(`  tftp ${name} ${key}: FAILED ${m.fail}`); continue; }
           if (!only) r.runs[key].push(m.mbps);
           log(`  tftp ${name} round ${round} ${key}: ${m.mbps.toFixed(2)} MB/s`);
