@@ -15,6 +15,7 @@ import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from 
 import { createTftpServer } from './tftp/server.js';
 import { createHttpServer } from './http/server.js';
 import { createDnsService, type DnsService } from './dns/service.js';
+import { createDhcpService, probeDhcp, type DhcpService } from './dhcp4/index.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -139,12 +140,34 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
 
   let dns: DnsService | undefined;
+  let dhcpLeases: (() => Lease[]) | undefined;
+  let dhcpService: DhcpService | undefined;
   try {
     if (config.dns.listen.length) {
       dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
       await dns.listen();
       const d = dns;
       running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });
+    }
+    if (config.dhcp.subnets.length) {
+      const dhcp: DhcpService = await createDhcpService({
+        config, reservations: inventory.reservations, leases: store.leases, zones: store.zones, authority, logger, metrics, clock,
+        onDnsChange: () => { dns?.refreshDynamic().catch((e: Error) => logger.error({ event: 'dns.refresh.failed', err: e.message }, 'dynamic records not refreshed')); },
+        onBootEvent: recordBootEvent,
+      });
+      await dhcp.listen();
+      dhcpService = dhcp;
+      dhcpLeases = () => dhcp.leases();
+      leaseMacOfIp = (ip) => dhcp.leases().find((l) => l.ip === ip && l.state === 'bound')?.mac;
+      effects.ourServerIds = () => dhcp.addresses().map((a) => a.address);
+      effects.probeDhcp = async (ms) => {
+        const ifaces = config.dhcp.interfaces.length ? config.dhcp.interfaces : [undefined];
+        const all = await Promise.all(ifaces.map((iface) => probeDhcp({
+          ...(iface ? { iface } : {}), port: config.dhcp.port + 1, serverPort: config.dhcp.port, timeoutMs: ms,
+        }).then((offers) => offers.map((o) => ({ ...o, ...(iface ? { iface } : {}) })))));
+        return all.flat();
+      };
+      running.push({ name: 'dhcp', close: () => dhcp.close(), addresses: () => dhcp.addresses(), health: () => ({ ok: true, detail: `${dhcp.leases().filter((l) => l.state === 'bound').length} bound leases` }) });
     }
     if (config.tftp.listen.length) {
       const tftp = await createTftpServer({
@@ -167,7 +190,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     throw e;
   }
 
-  let dhcpLeases: (() => Lease[]) | undefined;
+
   /** Inventory hosts with their interfaces, current lease and last boot journey. */
   async function hostsView(key?: string) {
     const k = key?.toLowerCase().replace(/-/g, ':');
@@ -203,6 +226,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         inventory = buildInventory(config);
         resolver = makeResolver();
         await dns?.setZones(inventory.zones);
+        dhcpService?.setInventory(config, inventory.reservations);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
         return { ok: true };
       } catch (e) {
