@@ -260,3 +260,82 @@ describe('a real kea-dhcp4 loads the exported configuration and memfile', () => 
     assert.ok(existsSync(leaseFile));
   });
 });
+
+/*
+ * The DNS exports answer what builderd's inventory says: a real Unbound and a real dnsmasq, each in a
+ * namespace of ours on loopback, loaded with the snapshot export and asked for every inventory record.
+ */
+describe('real Unbound and dnsmasq answer every inventory record from the export', () => {
+  const skip = needsRoot('starts DNS servers in a network namespace') || (!have('dig') && 'dig not installed (dnsutils)');
+  let ns: NetnsPair | undefined;
+  const procs: ChildProcess[] = [];
+  let log = '';
+  const dir = join(tmp, 'dns-live');
+  const site = sites[0]!;
+  const inventory = buildInventory(site.config);
+  const serials = { 'lab.example.net': 2026112601 };
+  const records = inventory.zones.flatMap((z) => z.records).filter((r) => ['A', 'AAAA', 'CNAME', 'PTR'].includes(r.type)) as { name: string; type: string; data: string }[];
+  const dig = (port: number, name: string, type: string): string =>
+    ns!.exec(ns!.a, ['dig', '@127.0.0.1', '-p', String(port), '+short', '+norec', '+time=2', '+tries=2', name, type], { timeoutMs: 10_000 }).trim();
+  async function waitFor(port: number) {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      try { if (dig(port, 'hv01.lab.example.net', 'A') !== '') return; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`no DNS answer on port ${port}:\n${log}`);
+  }
+
+  const start = (cmd: string[]) => {
+    const p = ns!.spawn(ns!.a, cmd);
+    p.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+    p.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+    procs.push(p);
+  };
+
+  before(async () => {
+    if (skip) return;
+    mkdirSync(dir, { recursive: true });
+    ns = createNetnsPair('bexd', '10.99.0.1/24', '10.99.0.50/24');
+    const input = { config: site.config, inventory, leases: site.leases, now: NOW, serials };
+    if (have('unbound')) {
+      writeFileSync(join(dir, 'unbound-builderd.conf'), exportRouterConfig('unbound', input).files[0]!.content);
+      writeFileSync(join(dir, 'unbound.conf'), [
+        'server:', '    interface: 127.0.0.1@10153', '    access-control: 127.0.0.0/8 allow', '    username: ""', '    chroot: ""',
+        `    directory: "${dir}"`, '    pidfile: ""', '    do-daemonize: no', '    use-syslog: no', '    module-config: "iterator"',
+        `include: "${join(dir, 'unbound-builderd.conf')}"`, '',
+      ].join('\n'));
+      start(['unbound', '-d', '-c', join(dir, 'unbound.conf')]);
+      await waitFor(10153);
+    }
+    if (have('dnsmasq')) {
+      const files = exportRouterConfig('dnsmasq', input).files;
+      for (const f of files) writeFileSync(join(dir, f.name), f.content);
+      start(['dnsmasq', '--keep-in-foreground', '--conf-file=' + join(dir, 'dnsmasq-builderd.conf'), '--port=10253',
+        '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--pid-file=' + join(dir, 'dnsmasq.pid'),
+        '--dhcp-leasefile=' + join(dir, 'dnsmasq.leases'), '--log-facility=-']);
+      await waitFor(10253);
+    }
+  });
+
+  after(() => {
+    for (const p of procs) if (p.pid && p.exitCode === null) { try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ } }
+    ns?.cleanup();
+  });
+
+  for (const [server, port, bin] of [['unbound', 10153, 'unbound'], ['dnsmasq', 10253, 'dnsmasq']] as const) {
+    test(`${server}: every A, AAAA, CNAME and PTR of the inventory`, { skip: skip || (!have(bin) && `${bin} not installed`) }, () => {
+      assert.ok(records.length >= 10);
+      for (const r of records) {
+        const answer = dig(port, r.name, r.type).split('\n');
+        const want = r.type === 'A' || r.type === 'AAAA' ? r.data : `${r.data}.`;
+        assert.ok(answer.includes(want), `${server}: ${r.name} ${r.type} → ${JSON.stringify(answer)}, want ${want}`);
+      }
+    });
+  }
+  test('unbound: SOA carries the serial passed, and names outside the inventory are NXDOMAIN', { skip: skip || (!have('unbound') && 'unbound not installed') }, () => {
+    assert.match(dig(10153, 'lab.example.net', 'SOA'), / 2026112601 3600 600 1209600 300$/);
+    const full = ns!.exec(ns!.a, ['dig', '@127.0.0.1', '-p', '10153', '+norec', 'nothere.lab.example.net', 'A'], { timeoutMs: 10_000 });
+    assert.match(full, /status: NXDOMAIN/);
+  });
+});
