@@ -312,6 +312,19 @@ describe('lease import', () => {
     assert.deepEqual(r.skipped.map((x) => x.line), [1, 4, 5, 6]);
   });
 
+  test('a lease on an address the inventory reserves for another MAC is skipped', () => {
+    const s = NOW / 1000;
+    const text = `${s + 100} 52:54:00:ee:00:09 10.99.0.10 intruder *\n${s + 100} 52:54:00:aa:00:02 10.99.0.2 provisioner-ph01 *\n`;
+    assert.equal(parseLeaseFile(text, { subnets, now: NOW }).leases.length, 2, 'without reservations both pass');
+    const r = parseLeaseFile(text, { subnets, now: NOW, reservations: inventory.reservations });
+    assert.deepEqual(r.leases.map((l) => [l.ip, l.mac]), [['10.99.0.2', '52:54:00:aa:00:02']]);
+    assert.deepEqual(r.skipped, [{ line: 1, reason: '10.99.0.10 is reserved for 52:54:00:aa:00:10' }]);
+    const k = parseLeaseFile(`address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n10.99.0.2,52:54:00:ee:00:09,,3600,${s + 100},1,0,0,,0,\n`,
+      { subnets, now: NOW, reservations: inventory.reservations });
+    assert.deepEqual(k.leases, []);
+    assert.match(k.skipped[0]!.reason, /reserved for 52:54:00:aa:00:02/);
+  });
+
   test('a client holding two addresses keeps the one that runs longer', () => {
     const s = NOW / 1000;
     const text = `${s + 100} 52:54:00:ee:00:01 10.99.0.140 a *\n${s + 900} 52:54:00:ee:00:01 10.99.0.141 a *\n`;

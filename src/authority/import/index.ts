@@ -22,6 +22,8 @@ export interface ParseLeaseOptions {
   subnets: Config['dhcp']['subnets'];
   /** Wall ms. */
   now: number;
+  /** Inventory reservations: a lease on an address reserved for another MAC is skipped. */
+  reservations?: readonly { mac: string; ip: string }[];
 }
 
 export interface SkippedLine {
@@ -60,6 +62,12 @@ export function parseLeaseFile(text: string, opts: ParseLeaseOptions): ParsedLea
 
 function subnetOf(subnets: readonly SubnetConfig[], ip: string): SubnetConfig | undefined {
   return subnets.find((s) => cidrContains({ network: s.network, mask: s.mask, prefix: s.prefix, last: s.broadcast, text: s.cidr }, ip));
+}
+
+/** Why a lease of ip to mac must not be honoured because the inventory reserves ip for another MAC. */
+function reservedFor(opts: ParseLeaseOptions, ip: string, mac: string): string | undefined {
+  const r = opts.reservations?.find((x) => x.ip === ip);
+  return r && r.mac !== mac ? `${ip} is reserved for ${r.mac}` : undefined;
 }
 
 /** A client's hostname as builderd keeps it: the first label, lowercase, RFC 1123 characters only. */
@@ -148,6 +156,8 @@ function parseKea(text: string, opts: ParseLeaseOptions): ParsedLeases {
     if (expire <= nowSec) { byIp.set(ip, { line: lineNo, reason: `expired at ${new Date(expire * 1000).toISOString()}` }); continue; }
     const mac = normaliseMac(col('hwaddr'));
     if (!mac) { byIp.set(ip, { line: lineNo, reason: `no usable hardware address: "${col('hwaddr')}"` }); continue; }
+    const clash = reservedFor(opts, ip, mac);
+    if (clash) { byIp.set(ip, { line: lineNo, reason: clash }); continue; }
     byIp.set(ip, {
       line: lineNo,
       lease: {
@@ -187,6 +197,8 @@ function parseDnsmasq(text: string, opts: ParseLeaseOptions): ParsedLeases {
     if (expiry !== 0 && expiry <= nowSec) { byIp.set(ip, { line: lineNo, reason: `expired at ${new Date(expiry * 1000).toISOString()}` }); continue; }
     const mac = normaliseMac(macText);
     if (!mac) { byIp.set(ip, { line: lineNo, reason: `no usable hardware address: "${macText}"` }); continue; }
+    const clash = reservedFor(opts, ip, mac);
+    if (clash) { byIp.set(ip, { line: lineNo, reason: clash }); continue; }
     // dnsmasq keeps only the expiry: the lease began at most one lease time before it.
     const start = expiry === 0 ? opts.now : Math.min(opts.now, (expiry - subnet.leaseTime) * 1000);
     byIp.set(ip, {
