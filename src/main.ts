@@ -16,6 +16,8 @@ import { createTftpServer } from './tftp/server.js';
 import { createHttpServer } from './http/server.js';
 import { createDnsService, type DnsService } from './dns/service.js';
 import { createDhcpService, probeDhcp, type DhcpService } from './dhcp4/index.js';
+import { exportRouterConfig, EXPORT_FORMATS, type ExportFormat } from './authority/export/index.js';
+import { parseLeaseFile } from './authority/import/index.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -89,7 +91,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.authorityEpoch.set(authState.epoch);
   };
   // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
-  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {};
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {
+    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
+  };
   const runner = createAuthorityRunner({
     store, logger, clock,
     config: () => config,
@@ -243,6 +247,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   };
 
+  const exportFiles = (format: ExportFormat) => exportFromStore(format, config, store, clock.now());
   control.handle('status', () => ({
     version: VERSION,
     pid: process.pid,
@@ -265,6 +270,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger.info({ event: 'store.backup', file: a['file'] }, 'store backed up');
     return { file: a['file'] };
   });
+  control.handle('export', async (a) => {
+    const format = String(a['format']) as ExportFormat;
+    if (!EXPORT_FORMATS.includes(format)) throw new Error(`unknown export format "${format}" (${EXPORT_FORMATS.join(', ')})`);
+    return exportFiles(format);
+  });
   control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
 
   const ms = Math.round(performance.now() - t0);
@@ -280,6 +290,23 @@ function transitionArgs(a: Record<string, unknown>) {
     operator: typeof a['operator'] === 'string' ? a['operator'] : 'unknown',
     ...(lf && typeof lf.text === 'string' ? { leaseFile: { name: String(lf.name ?? 'lease file'), text: lf.text } } : {}),
   };
+}
+
+/** The router's configuration from the same inventory and the live leases and serials of a store. */
+export async function exportFromStore(format: ExportFormat, config: Config, store: Store, now: number) {
+  const inventory = buildInventory(config);
+  const serials: Record<string, number> = {};
+  for (const z of inventory.zones) {
+    const s = await store.zones.getSerial(z.origin);
+    if (s) serials[z.origin] = s.serial;
+  }
+  const primary = config.dns.listen[0];
+  return exportRouterConfig(format, {
+    config, inventory, now, serials,
+    leases: await store.leases.all(),
+    dynamic: await store.zones.dynamicRecords(),
+    ...(primary ? { dnsPrimary: primary } : {}),
+  });
 }
 
 /** Who is acting: the sudo caller when there is one. */
