@@ -3,13 +3,18 @@ import { hostname as osHostname } from 'node:os';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/types.js';
 import { buildInventory, type Inventory } from './inventory/index.js';
-import type { Store, AuthorityState, BootEvent } from './store/ports.js';
+import type { Store, AuthorityState, BootEvent, Lease } from './store/ports.js';
+import type { BootEvent as FileEvent } from './lib/boot-event.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import type { AuthorityView } from './lib/authority-view.js';
 import { startControlServer, type ControlServer } from './control/server.js';
+import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from './boot/index.js';
+import { createTftpServer } from './tftp/server.js';
+import { createHttpServer } from './http/server.js';
+import { createDnsService, type DnsService } from './dns/service.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -57,7 +62,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = createMetrics(true);
 
   mkdirSync(config.paths.state, { recursive: true, mode: 0o750 });
-  const store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  // The control socket first: a second daemon on the same config stops here, before it opens the store.
+  const control: ControlServer = await startControlServer(config.control.socket, logger);
+  let store: Store;
+  try {
+    store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
 
   // Authority: a fresh store starts in authority.initial at epoch 1; afterwards the store decides.
   let auth = await store.authority.get();
@@ -106,9 +119,78 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const recordBootEvent = (e: BootEvent) => {
     store.bootEvents.record([e]).catch((err: Error) => logger.warn({ event: 'store.boot_event.failed', err: err.message }, 'boot event not recorded'));
   };
-  void recordBootEvent;
+  // File events (TFTP/HTTP) carry the client address; the boot journey is keyed by MAC.
+  const macOfIp = (ip: string): string | undefined =>
+    inventory.reservations.find((r) => r.ip === ip)?.mac ?? leaseMacOfIp?.(ip);
+  let leaseMacOfIp: ((ip: string) => string | undefined) | undefined;
+  const recordFileEvent = (e: FileEvent) => {
+    const peer = e.peer.replace(/^::ffff:/, '');
+    const mac = macOfIp(peer);
+    if (!mac) return;
+    recordBootEvent({
+      at: clock.now(), mac, kind: `${e.proto}.${e.result === 'ok' ? 'file' : e.result}`, ip: peer, file: e.path, bytes: e.bytes, durationMs: e.ms,
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
+  };
 
-  const control: ControlServer = await startControlServer(config.control.socket, logger);
+  // Boot files: one resolver, rebuilt on reload, reached by TFTP and HTTP through late-bound closures.
+  const makeResolver = () => createBootResolver({ config, reservations: inventory.reservations, boot: inventory.boot, logger });
+  let resolver: BootResolver = makeResolver();
+  const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
+
+  let dns: DnsService | undefined;
+  try {
+    if (config.dns.listen.length) {
+      dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
+      await dns.listen();
+      const d = dns;
+      running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });
+    }
+    if (config.tftp.listen.length) {
+      const tftp = await createTftpServer({
+        config, root: config.paths.artifacts, dynamic: tftpDynamic(liveResolver), logger, metrics, clock, onBootEvent: recordFileEvent,
+      });
+      await tftp.listen();
+      running.push({ name: 'tftp', close: () => tftp.close(), addresses: () => tftp.addresses(), health: () => ({ ok: true, detail: `${tftp.active()} transfers` }) });
+    }
+    if (config.http.listen.length) {
+      const http = await createHttpServer({
+        config, root: config.paths.artifacts, dynamic: httpDynamic(liveResolver), logger, metrics, onBootEvent: recordFileEvent,
+      });
+      await http.listen();
+      running.push({ name: 'http', close: () => http.close(), addresses: () => http.addresses(), health: () => ({ ok: true }) });
+    }
+  } catch (e) {
+    for (const r of running.reverse()) await r.close().catch(() => undefined);
+    await store.close();
+    await control.close();
+    throw e;
+  }
+
+  let dhcpLeases: (() => Lease[]) | undefined;
+  /** Inventory hosts with their interfaces, current lease and last boot journey. */
+  async function hostsView(key?: string) {
+    const k = key?.toLowerCase().replace(/-/g, ':');
+    const hosts = config.hosts.filter((h) => !k || h.name === key || h.interfaces.some((f) => f.mac === k));
+    const leases = dhcpLeases ? dhcpLeases() : await store.leases.all();
+    const out = [];
+    for (const h of hosts) {
+      const ifaces = [];
+      for (const f of h.interfaces) {
+        const r = inventory.reservations.find((x) => x.mac === f.mac);
+        const lease = leases.find((l) => l.mac === f.mac && (l.state === 'bound' || l.state === 'offered'));
+        ifaces.push({ name: f.name ?? null, mac: f.mac, ip: f.ip, fqdn: r?.fqdn, profile: inventory.boot.find((b) => b.mac === f.mac)?.profile ?? null, lease: lease ?? null, journey: await store.bootEvents.forMac(f.mac, 200) });
+      }
+      out.push({ name: h.name, mgmt: h.mgmt, boot: h.boot ?? null, interfaces: ifaces });
+    }
+    if (key && out.length === 0) {
+      // Not an inventory host: a MAC seen by DHCP still has a journey.
+      const journey = k ? await store.bootEvents.forMac(k, 200) : [];
+      if (journey.length) return [{ name: null, mgmt: false, boot: null, interfaces: [{ name: null, mac: k, ip: leases.find((l) => l.mac === k)?.ip ?? null, lease: leases.find((l) => l.mac === k) ?? null, journey }] }];
+    }
+    return out;
+  }
+
   const daemon: Daemon = {
     config: () => config,
     inventory: () => inventory,
@@ -119,6 +201,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const next = loadConfig(config.file);
         config = next.config;
         inventory = buildInventory(config);
+        resolver = makeResolver();
+        await dns?.setZones(inventory.zones);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
         return { ok: true };
       } catch (e) {
@@ -148,6 +232,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
   control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
   control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('dns.serials', () => Object.fromEntries(inventory.zones.map((z) => [z.origin, dns?.serial(z.origin) ?? null])));
+  control.handle('leases', async () => (dhcpLeases ? dhcpLeases() : await store.leases.all()));
+  control.handle('hosts', async (a) => hostsView(typeof a['key'] === 'string' ? a['key'] : undefined));
+  control.handle('backup', async (a) => {
+    if (typeof a['file'] !== 'string' || !a['file'].startsWith('/')) throw new Error('backup needs an absolute file path');
+    await store.backup(a['file']);
+    logger.info({ event: 'store.backup', file: a['file'] }, 'store backed up');
+    return { file: a['file'] };
+  });
   control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
 
   const ms = Math.round(performance.now() - t0);

@@ -15,6 +15,11 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => ({ ...(await import('./check.js')), bool: ['json'] }),
   inventory: async () => ({ ...(await import('./inventory.js')), bool: ['json'] }),
   schema: async () => ({ ...(await import('./schema.js')) }),
+  leases: async () => { const m = await import('./ops.js'); return { help: m.leasesHelp, run: m.leases, bool: ['json', 'all'] }; },
+  hosts: async () => { const m = await import('./ops.js'); return { help: m.hostsHelp, run: m.hosts, bool: ['json'] }; },
+  status: async () => { const m = await import('./ops.js'); return { help: m.statusHelp, run: m.status, bool: ['json'] }; },
+  backup: async () => { const m = await import('./ops.js'); return { help: m.backupHelp, run: m.backup }; },
+  restore: async () => { const m = await import('./ops.js'); return { help: m.restoreHelp, run: m.restore, bool: ['force'] }; },
   authority: async () => ({ ...(await import('./authority.js')), bool: ['json', 'dry-run', 'force'], value: ['import-leases', 'limit'] }),
 };
 
@@ -27,6 +32,11 @@ commands:
   check        validate a configuration and summarise it
   inventory    records, reservations and boot assignments the config yields
   schema       print the JSON Schema of the configuration format
+  status       the running daemon: mode, epoch, services
+  leases       leases the daemon holds
+  hosts        inventory hosts with lease and boot journey
+  backup       consistent online copy of the store
+  restore      put a backup in place (daemon stopped)
   authority    status | promote | revert | plan | log — the builder/router authority transition
 
   builderd <command> --help   for a command's options

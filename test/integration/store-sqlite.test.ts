@@ -30,13 +30,15 @@ describe('SQLite store files and migrations', () => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'bst-sqlite-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('creates <dir>/builderd.db with the directory 0700 and the file 0600, in WAL mode', async () => {
+  it('creates <dir>/builderd.db with the directory 0700 and the database, WAL and shm files 0600, in WAL mode', async () => {
     const d = join(dir, 'fresh', 'state');
     const store = openSqliteStore({ dir: d });
     await store.leases.put([lease('10.99.0.1')]);
     assert.equal(statSync(d).mode & 0o777, 0o700);
     assert.equal(statSync(join(d, 'builderd.db')).mode & 0o777, 0o600);
     assert.ok(existsSync(join(d, 'builderd.db-wal')), 'WAL file present while open');
+    assert.equal(statSync(join(d, 'builderd.db-wal')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(d, 'builderd.db-shm')).mode & 0o777, 0o600);
     await store.close();
     assert.equal(raw(join(d, 'builderd.db'), (db) => db.pragma('journal_mode', { simple: true })), 'wal');
   });
