@@ -40,7 +40,7 @@ const knobs = {
   // DHCP
   dhcpSeconds: Math.min(30, num('BENCH_DHCP_SECONDS', QUICK ? 2 : 4)),
   dhcpClients: num('BENCH_DHCP_CLIENTS', 5000),
-  dhcpRates: list('BENCH_DHCP_RATES', ['250', '500', '1000', '2000', '4000', '8000', '12000', '16000', '20000', '24000', '28000']).map(Number).filter((r) => r > 0 && r <= 40000),
+  dhcpRates: list('BENCH_DHCP_RATES', ['50', '100', '250', '500', '1000', '2000', '4000', '8000', '12000', '16000', '20000', '24000', '28000']).map(Number).filter((r) => r > 0 && r <= 40000),
   dhcpMaxDropPct: num('BENCH_DHCP_MAX_DROP', 1),
   dhcpRefs: list('BENCH_DHCP_REFS', ['kea', 'dnsmasq']),
   // TFTP

@@ -13,11 +13,18 @@ import { MARK, log, run, stopBg, track, waitFor, wrap } from './proc.mjs';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist/cli/index.js');
 
-/** `npm run build` at the top level. Returns { ok, detail }. */
+/** `npm run build` at the top level, and `npm run build:native` when the project has native addons. Returns { ok, detail }. */
 export async function buildProject() {
+  let scripts = {};
+  try { scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts ?? {}; } catch { /* none */ }
+  let native = '';
+  if (scripts['build:native']) {
+    const n = await run(['npm', 'run', 'build:native'], { cwd: ROOT, timeoutMs: 300_000 });
+    native = n.code === 0 ? ', native addons built' : `, native addons FAILED: ${(n.stdout + n.stderr).trim().split('\n').slice(-2).join(' ')}`;
+  }
   const r = await run(['npm', 'run', 'build'], { cwd: ROOT, timeoutMs: 300_000 });
   const ok = r.code === 0 && existsSync(CLI);
-  return { ok, detail: ok ? `built in ${(r.ms / 1000).toFixed(1)} s` : (r.stdout + r.stderr).trim().split('\n').slice(-8).join('\n') };
+  return { ok, detail: ok ? `built in ${(r.ms / 1000).toFixed(1)} s${native}` : (r.stdout + r.stderr).trim().split('\n').slice(-8).join('\n') };
 }
 
 /** Git description of the checkout (commit and whether it is dirty). */

@@ -136,12 +136,19 @@ export async function dhcpWorkload(ctx) {
         return;
       }
       let i = lastIdx[name] ?? startIdx;
-      let best, bestM;
+      let best, bestM, retried = false;
       const tried = new Map();
       for (let guard = 0; guard < ladder.length + 1 && i >= 0 && i < ladder.length && !tried.has(i); guard++) {
         const rate = ladder[i];
-        const m = await perf(rate, w);
-        const ok = passes(m, rate);
+        let m = await perf(rate, w);
+        let ok = passes(m, rate);
+        if (!ok && !retried) {
+          // One retry per round: a single bad step on a shared machine should not end the search.
+          retried = true;
+          log(`  dhcp ${name} round ${round}: offered ${rate}/s → ${m.ackRate.toFixed(0)} ACK/s, drops ${m.dropPct.toFixed(2)}%, retrying once`);
+          m = await perf(rate, w);
+          ok = passes(m, rate);
+        }
         tried.set(i, ok);
         r.steps.push({ round, rate, ...m, ok });
         log(`  dhcp ${name} round ${round}: offered ${rate}/s → ${m.ackRate.toFixed(0)} ACK/s, drops ${m.dropPct.toFixed(2)}% ${ok ? 'ok' : 'no'}`);
