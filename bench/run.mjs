@@ -38,7 +38,7 @@ const knobs = {
   dnsWorkers: env.BENCH_DNS_WORKERS !== undefined ? num('BENCH_DNS_WORKERS', 0) : undefined,
   dnsRefs: list('BENCH_DNS_REFS', ['nsd', 'knot', 'dnsmasq']),
   // DHCP
-  dhcpSeconds: Math.min(30, num('BENCH_DHCP_SECONDS', QUICK ? 2 : 4)),
+  dhcpSeconds: Math.min(30, num('BENCH_DHCP_SECONDS', QUICK ? 2 : 3)),
   dhcpClients: num('BENCH_DHCP_CLIENTS', 5000),
   dhcpRates: list('BENCH_DHCP_RATES', ['50', '100', '250', '500', '1000', '2000', '4000', '8000', '12000', '16000', '20000', '24000', '28000']).map(Number).filter((r) => r > 0 && r <= 40000),
   dhcpMaxDropPct: num('BENCH_DHCP_MAX_DROP', 1),
@@ -51,6 +51,7 @@ const knobs = {
   // HTTP
   httpMB: Math.min(4096, num('BENCH_HTTP_MB', QUICK ? 256 : 1024)),
   httpParallel: num('BENCH_HTTP_PARALLEL', 16),
+  httpParSeconds: Math.min(60, num('BENCH_HTTP_PAR_SECONDS', QUICK ? 3 : 8)),
   // Scale
   scaleHosts: num('BENCH_SCALE_HOSTS', QUICK ? 2000 : 10000),
   scaleLeases: num('BENCH_SCALE_LEASES', QUICK ? 20000 : 100000),
@@ -134,11 +135,13 @@ async function main() {
   // Where builderd misses a target: one more builderd round under --cpu-prof, summarised.
   if (knobs.profile) {
     const missed = [...new Set(evaluateTargets(results.workloads).filter((t) => t.pass === false && t.profile).map((t) => t.profile))];
+    const profDir = join(outDir, QUICK ? 'profiles-quick' : 'profiles');
+    if (missed.length) rmSync(profDir, { recursive: true, force: true });
     for (const key of missed) {
       const [wl, variant] = key.split(':');
       const w = results.workloads[wl];
       if (!w?.profile) continue;
-      const dir = join(outDir, 'profiles', key.replace(':', '-'));
+      const dir = join(profDir, key.replace(':', '-'));
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       log(`== profiling builderd on ${key}`);
