@@ -30,6 +30,8 @@ const knobs = {
   only: list('BENCH_ONLY', ['dns', 'dhcp', 'tftp', 'http', 'scale', 'pxe']),
   logLevel: env.BENCH_LOG_LEVEL ?? 'warn',
   profile: env.BENCH_PROFILE !== '0',
+  // The whole run must end within this many seconds: PXE boots and profiles stop starting before it.
+  budgetS: num('BENCH_BUDGET_S', QUICK ? 240 : 840),
   // DNS
   dnsSeconds: Math.min(60, num('BENCH_DNS_SECONDS', QUICK ? 2 : 10)),
   dnsClients: num('BENCH_DNS_CLIENTS', 10),
@@ -102,7 +104,7 @@ async function main() {
   // Servers that drop privileges (atftpd runs as nobody) must reach the served files.
   chmodSync(work, 0o755); chmodSync(shm, 0o755);
   onExit(() => { if (env.BENCH_KEEP !== '1') { rmSync(work, { recursive: true, force: true }); rmSync(shm, { recursive: true, force: true }); } });
-  const ctx = { work, shm, rounds: knobs.rounds, knobs, quick: QUICK };
+  const ctx = { work, shm, rounds: knobs.rounds, knobs, quick: QUICK, deadline: t0 + knobs.budgetS * 1000 };
   const table = { dns: dnsWorkload, dhcp: dhcpWorkload, tftp: tftpWorkload, http: httpWorkload, scale: scaleWorkload, pxe: pxeWorkload };
   const outDir = join(HERE, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -120,6 +122,11 @@ async function main() {
     const fn = table[name];
     if (!fn) { log(`unknown workload ${name}`); continue; }
     const w0 = Date.now();
+    if (w0 > ctx.deadline) {
+      log(`== ${name}: skipped, the time budget (BENCH_BUDGET_S=${knobs.budgetS}) is spent`);
+      results.workloads[name] = { title: name, error: `skipped: time budget of ${knobs.budgetS} s spent`, servers: {} };
+      continue;
+    }
     log(`== ${name}`);
     try {
       results.workloads[name] = await fn(ctx);
@@ -141,6 +148,7 @@ async function main() {
       const [wl, variant] = key.split(':');
       const w = results.workloads[wl];
       if (!w?.profile) continue;
+      if (Date.now() + 30_000 > ctx.deadline) { log(`profile ${key}: skipped, time budget spent`); results.profilesSkipped = [...(results.profilesSkipped ?? []), key]; continue; }
       const dir = join(profDir, key.replace(':', '-'));
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
