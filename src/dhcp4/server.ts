@@ -48,6 +48,8 @@ export interface DhcpService {
   addresses(): { iface: string; address: string; port: number }[];
   /** Replace the inventory (config reload). */
   setInventory(config: Config, reservations: Reservation[]): void;
+  /** Take over leases another server handed out (authority revert --import-leases); already in the store. */
+  adopt(leases: readonly Lease[]): void;
   /** Every lease row the service knows (any state). */
   leases(): Lease[];
   close(): Promise<void>;
@@ -505,6 +507,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   return {
+    adopt(leases) {
+      allocator.load(leases);
+      log.info({ event: 'dhcp.adopt', leases: leases.length }, 'imported leases adopted');
+    },
     async listen() {
       if (ownSockets) {
         const opened: DhcpSocket[] = [];
