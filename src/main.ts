@@ -112,6 +112,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     siteDnsAuthoritative: () => authState.mode === 'bootstrap',
     mode: () => authState.mode,
     epoch: () => authState.epoch,
+    leaseTimeCap: () => authState.planned?.leaseTime,
     state: () => authState,
     runner,
   };

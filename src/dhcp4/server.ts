@@ -70,6 +70,8 @@ type ReplyKind = 'address' | 'proxy';
 /** Create the DHCPv4 service: loads the lease index from the store; call listen() to serve. */
 export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   const { logger, metrics, clock, authority } = deps;
+  /** Lease time handed out: the subnet's, shortened while a transition is planned (clients move at renewal). */
+  const leaseTimeOf = (subnet: { leaseTime: number }): number => Math.min(subnet.leaseTime, authority.leaseTimeCap?.() ?? Infinity);
   const log = logger.child({ svc: 'dhcp' });
   let config = deps.config;
   const allocator = new LeaseAllocator({
@@ -333,7 +335,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     }
     const boot = bootFor(req, c.mac, subnet, serverId);
     const res = allocator.reservationAt(r.ip);
-    send(ctx, req, { type: MessageType.OFFER, yiaddr: r.ip, subnet, serverId, leaseSeconds: subnet.leaseTime, boot, hostname: res?.label });
+    send(ctx, req, { type: MessageType.OFFER, yiaddr: r.ip, subnet, serverId, leaseSeconds: leaseTimeOf(subnet), boot, hostname: res?.label });
     log.debug({ event: 'dhcp.offer', mac: c.mac, ip: r.ip, reserved: r.reserved, file: boot?.file }, 'offer');
     bootEvent('dhcp.offer', c.mac, r.ip, boot);
   };
@@ -363,10 +365,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     }
     const res = allocator.reservationAt(ip);
     const hostname = res ? null : hostnameOf(req);
-    const b = allocator.bind(subnet, c, ip, subnet.leaseTime, hostname);
+    const b = allocator.bind(subnet, c, ip, leaseTimeOf(subnet), hostname);
     const boot = bootFor(req, c.mac, subnet, serverId);
     const ok = await persistThen(b.changed, b.rollback, () => {
-      send(ctx, req, { type: MessageType.ACK, yiaddr: ip, subnet, serverId, leaseSeconds: subnet.leaseTime, boot, hostname: res?.label });
+      send(ctx, req, { type: MessageType.ACK, yiaddr: ip, subnet, serverId, leaseSeconds: leaseTimeOf(subnet), boot, hostname: res?.label });
     });
     if (!ok) return;
     log.info({ event: 'dhcp.ack', mac: c.mac, ip, state, hostname, file: boot?.file }, 'ack');
