@@ -145,8 +145,13 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     });
   };
 
+  /** Addresses of the receiving interface: the device's, the bound address, or none (wildcard socket). */
+  const receivingAddresses = (ctx: Ctx): string[] =>
+    ctx.sock.iface !== null ? addressesOf(ctx.sock.iface) : ctx.sock.address !== '0.0.0.0' ? [ctx.sock.address] : [];
+
   /** Our address facing the client: the receiving interface's address in the subnet (option 54). */
   const serverIdFor = (ctx: Ctx, subnet: SubnetConfig | undefined): string | undefined => {
+    if (ctx.sock.address !== '0.0.0.0') return ctx.sock.address;
     const addrs = addressesOf(ctx.sock.iface);
     if (subnet) {
       const inSubnet = addrs.find((a) => subnetOf([subnet], a));
@@ -341,7 +346,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     send(ctx, req, { type: MessageType.NAK, yiaddr: '0.0.0.0', serverId, message });
   };
 
-  const ours = (ctx: Ctx, ip: string): boolean => addressesOf(ctx.sock.iface).includes(ip) || addressesOf(null).includes(ip);
+  const ours = (ctx: Ctx, ip: string): boolean => ip === ctx.sock.address || addressesOf(ctx.sock.iface).includes(ip) || addressesOf(null).includes(ip);
 
   const onRequest = async (ctx: Ctx, req: DhcpPacket, subnet: SubnetConfig, serverId: string): Promise<void> => {
     const c = clientOf(req);
@@ -412,7 +417,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   /** proxyDHCP (PXE spec; RFC 4578 clients): boot options only, no address. */
   const onProxy = (ctx: Ctx, req: DhcpPacket, type: number): boolean => {
     const mac = chaddrMac(req);
-    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: ctx.sock.iface ? addressesOf(ctx.sock.iface) : [] });
+    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: receivingAddresses(ctx) });
     const serverId = serverIdFor(ctx, subnet);
     if (!serverId) return false;
     const boot = bootFor(req, mac, subnet, serverId);
@@ -452,9 +457,8 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       if (!proxied) drop('fenced', { type: messageTypeName[type] });
       return;
     }
-    const subnet = selectSubnet(config.dhcp.subnets, {
-      giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: ctx.sock.iface ? addressesOf(ctx.sock.iface) : [],
-    }) ?? (ctx.sock.iface === null ? localSubnet() : undefined);
+    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: receivingAddresses(ctx) })
+      ?? (ctx.sock.iface === null && ctx.sock.address === '0.0.0.0' ? localSubnet() : undefined);
     if (!subnet) { drop('no-subnet', { mac, giaddr: req.giaddr }); return; }
     const serverId = serverIdFor(ctx, subnet);
     if (!serverId) { drop('no-server-address'); return; }
@@ -526,7 +530,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       log.info({ event: 'dhcp.listen', sockets: sockets.map((s) => ({ iface: s.iface, port: s.port })) }, 'DHCP listening');
     },
     addresses() {
-      return sockets.map((s) => ({ iface: s.iface ?? '*', address: s.socket.address().address, port: s.port }));
+      return sockets.map((s) => ({ iface: s.iface ?? '*', address: s.address, port: s.port }));
     },
     setInventory(next, nextReservations) {
       config = next;
