@@ -53,6 +53,8 @@ export interface DhcpService {
   close(): Promise<void>;
 }
 
+const EMPTY_OPTIONS: ReadonlyMap<number, Buffer> = new Map();
+
 /** Pending-offer bound (issue 10): outstanding OFFERs beyond this are refused and counted. */
 export const MAX_PENDING_OFFERS = 65536;
 /** proxyDHCP second port (PXE spec §2.2.1 "boot server discovery", used by pixiecore and dnsmasq). */
@@ -194,27 +196,59 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     proxy?: boolean;
   }
 
+  // Option values that are the same for every reply of a subnet / lease time / server address, built once.
+  let subnetCache = new Map<string, Map<number, Buffer>>();
+  const subnetOptions = (s: SubnetConfig): Map<number, Buffer> => {
+    let m = subnetCache.get(s.cidr);
+    if (!m) {
+      m = new Map<number, Buffer>();
+      m.set(Opt.SUBNET_MASK, ipsValue([intToIp(s.mask)]));
+      if (s.gateway) m.set(Opt.ROUTER, ipsValue([s.gateway]));
+      if (s.dns.length) m.set(Opt.DNS_SERVERS, ipsValue(s.dns));
+      if (s.domain) m.set(Opt.DOMAIN_NAME, textValue(s.domain));
+      m.set(Opt.BROADCAST, ipsValue([intToIp(s.broadcast)]));
+      subnetCache.set(s.cidr, m);
+    }
+    return m;
+  };
+  const leaseCache = new Map<number, [Buffer, Buffer, Buffer]>();
+  const leaseOptions = (seconds: number): [Buffer, Buffer, Buffer] => {
+    let v = leaseCache.get(seconds);
+    if (!v) {
+      const { t1, t2 } = leaseTimers(seconds);
+      v = [u32Value(seconds), u32Value(t1), u32Value(t2)];
+      leaseCache.set(seconds, v);
+    }
+    return v;
+  };
+  const sidCache = new Map<string, Buffer>();
+  const serverIdValue = (ip: string): Buffer => {
+    let v = sidCache.get(ip);
+    if (!v) { v = ipsValue([ip]); if (sidCache.size < 1024) sidCache.set(ip, v); }
+    return v;
+  };
+
   /** Build a reply (RFC 2131 §4.3.1 table 3): 53 and 54 first, requested options in 55's order, 82 echoed last. */
   const buildReply = (req: DhcpPacket, spec: ReplySpec, dest: ReplyDestination): Buffer => {
     const opts = new Map<number, Buffer>();
     opts.set(Opt.MESSAGE_TYPE, Buffer.from([spec.type]));
-    opts.set(Opt.SERVER_ID, ipsValue([spec.serverId]));
-    const available = new Map<number, Buffer>();
+    opts.set(Opt.SERVER_ID, serverIdValue(spec.serverId));
+    let available: ReadonlyMap<number, Buffer> = EMPTY_OPTIONS;
     if (spec.type !== MessageType.NAK) {
       if (spec.leaseSeconds !== undefined && !spec.noLease) {
-        const { t1, t2 } = leaseTimers(spec.leaseSeconds);
-        opts.set(Opt.LEASE_TIME, u32Value(spec.leaseSeconds));
-        opts.set(Opt.RENEWAL_T1, u32Value(t1));
-        opts.set(Opt.REBINDING_T2, u32Value(t2));
+        const t = leaseOptions(spec.leaseSeconds);
+        opts.set(Opt.LEASE_TIME, t[0]);
+        opts.set(Opt.RENEWAL_T1, t[1]);
+        opts.set(Opt.REBINDING_T2, t[2]);
       }
       const s = spec.subnet;
       if (s && !spec.proxy) {
-        available.set(Opt.SUBNET_MASK, ipsValue([intToIp(s.mask)]));
-        if (s.gateway) available.set(Opt.ROUTER, ipsValue([s.gateway]));
-        if (s.dns.length) available.set(Opt.DNS_SERVERS, ipsValue(s.dns));
-        if (s.domain) available.set(Opt.DOMAIN_NAME, textValue(s.domain));
-        available.set(Opt.BROADCAST, ipsValue([intToIp(s.broadcast)]));
-        if (spec.hostname) available.set(Opt.HOSTNAME, textValue(spec.hostname));
+        available = subnetOptions(s);
+        if (spec.hostname) {
+          const withName = new Map(available);
+          withName.set(Opt.HOSTNAME, textValue(spec.hostname));
+          available = withName;
+        }
       }
       // RFC 2132 §9.8: requested options in the client's order; mask, router, DNS and domain always.
       const prl = readParamRequestList(req.options);
@@ -536,6 +570,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       config = next;
       reservations = nextReservations;
       applyInventory();
+      subnetCache = new Map();
       // A dynamic name that the inventory now owns is withdrawn.
       for (const [ip, name] of [...dnsByIp]) {
         const label = name.split('.')[0]!;

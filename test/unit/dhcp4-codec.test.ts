@@ -94,6 +94,17 @@ describe('DHCPv4 codec: malformed input (counted and dropped by the server)', ()
     assert.deepEqual(decodeDhcp(b).options.get(53), Buffer.from([1]));
   });
 
+  it('a maximum-size datagram of repeated one-byte options decodes in linear time (RFC 3396 concatenation)', () => {
+    const body = Buffer.alloc(65000 - 241);
+    for (let i = 0; i + 3 <= body.length; i += 3) { body[i] = 200; body[i + 1] = 1; body[i + 2] = 7; }
+    const b = Buffer.concat([good.subarray(0, 240), body.subarray(0, body.length - (body.length % 3)), Buffer.from([255])]);
+    const t0 = process.hrtime.bigint();
+    const p = decodeDhcp(b);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.equal(p.options.get(200)?.length, Math.floor(body.length / 3));
+    assert.ok(ms < 100, `${ms} ms`);
+  });
+
   it('fuzz: 20,000 random and mutated inputs either decode or throw DhcpDecodeError', () => {
     const seeds = fixtures.map((f) => Buffer.from(f.hex, 'hex'));
     fc.assert(fc.property(
