@@ -17,7 +17,7 @@ import {
   type BootAnswer, type ReplyDestination,
 } from './policy/index.js';
 import { LeaseAllocator, type ClientRef } from './allocator.js';
-import { closeDhcpSocket, interfaceAddresses, openDhcpSocket, type DhcpSocket } from './transport.js';
+import { closeDhcpSocket, interfaceAddresses, localAddressesByIface, openDhcpSocket, type DhcpSocket } from './transport.js';
 
 /** What the DHCP service needs; main.ts wires it. */
 export interface DhcpDeps {
@@ -564,7 +564,16 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       log.info({ event: 'dhcp.listen', sockets: sockets.map((s) => ({ iface: s.iface, port: s.port })) }, 'DHCP listening');
     },
     addresses() {
-      return sockets.map((s) => ({ iface: s.iface ?? '*', address: s.address, port: s.port }));
+      // The addresses clients see as our server identifier (option 54): the device's IPv4 addresses,
+      // the bound address, or, for the wildcard socket, every non-loopback IPv4 address.
+      const out: { iface: string; address: string; port: number }[] = [];
+      for (const s of sockets) {
+        if (s.address !== '0.0.0.0') { out.push({ iface: s.iface ?? '*', address: s.address, port: s.port }); continue; }
+        const byIface = localAddressesByIface(s.iface);
+        if (byIface.length === 0) out.push({ iface: s.iface ?? '*', address: s.address, port: s.port });
+        for (const [iface, address] of byIface) out.push({ iface, address, port: s.port });
+      }
+      return out;
     },
     setInventory(next, nextReservations) {
       config = next;

@@ -110,6 +110,16 @@ export function interfaceAddresses(iface: string | null): string[] {
   return out;
 }
 
+/** [iface, IPv4] pairs of one interface, or of every non-internal interface for null. */
+export function localAddressesByIface(iface: string | null): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (iface !== null && name !== iface) continue;
+    for (const a of list ?? []) if (a.family === 'IPv4' && (iface !== null || !a.internal)) out.push([name, a.address]);
+  }
+  return out;
+}
+
 /** Close a socket, resolving when closed (idempotent). */
 export function closeDhcpSocket(s: DhcpSocket): Promise<void> {
   return new Promise((resolve) => {

@@ -81,6 +81,10 @@ case "$reason" in BOUND|RENEW|REBOOT|REBIND) ip addr replace $new_ip_address/24 
 
   const field = (line: string, k: string): string => (new RegExp(`${k}=([^ ]*)`).exec(line) ?? [])[1] ?? '';
 
+  it('addresses(): one SO_BINDTODEVICE socket per served interface, with its address (option 54)', () => {
+    assert.deepEqual(srv.ready, [{ iface: 'bdh-s', address: '10.99.0.1', port: 67 }, { iface: 'bdh-rs', address: '10.99.2.1', port: 67 }]);
+  });
+
   it('dhclient: reserved MAC gets its reservation with router, DNS and domain; renews and releases', async () => {
     const run = await dhclientRun('52:54:00:aa:00:10');
     const bound = run.events().find((l) => l.startsWith('BOUND'))!;
