@@ -193,3 +193,52 @@ describe('DHCP service on loopback (relay path)', () => {
     assert.deepEqual(mine, stored);
   });
 });
+
+describe('proxyDHCP when not the DHCP authority (PXE spec, RFC 4578 clients)', () => {
+  it('answers PXE clients with boot options and no address, on the DHCP port and on 4011; others get nothing', async (t) => {
+    const { config } = parseConfig(yaml(0).replace('lease_time: 10m', 'lease_time: 10m\n  proxy: true').replace('hosts:', `boot_profiles:\n  default: { bios: undionly.kpxe, uefi: ipxe.efi }\nhosts:`).replace('dns: [127.0.0.1] }', 'dns: [127.0.0.1], boot: default }'), '/tmp/bdh-lo/site.yaml');
+    const store = createMemoryStore();
+    const main = await openDhcpSocket(null, 0, '127.0.0.1');
+    let pxe;
+    try { pxe = await openDhcpSocket(null, 4011, '127.0.0.1'); } catch { t.skip('port 4011 busy on loopback'); await store.close(); return; }
+    const svc = await createDhcpService({
+      config, reservations: [], leases: store.leases, zones: store.zones, authority: fixedAuthority('production'),
+      logger: silentLogger(), metrics: createMetrics(), clock: systemClock, sockets: [main, pxe],
+    });
+    await svc.listen();
+    const relay = dgram.createSocket('udp4');
+    await new Promise<void>((r) => relay.bind(main.port, '127.0.0.2', () => r()));
+    const got: DhcpPacket[] = [];
+    relay.on('message', (m) => got.push(decodeDhcp(m)));
+    try {
+      const arch = Buffer.from([0, 0]);
+      const disc = clientPacket({ type: MessageType.DISCOVER, mac: '52:54:00:33:00:01', xid: 901, giaddr: '127.0.0.2',
+        options: [[Opt.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001')], [Opt.CLIENT_ARCH, arch]] });
+      const plain = clientPacket({ type: MessageType.DISCOVER, mac: '52:54:00:33:00:02', xid: 902, giaddr: '127.0.0.2' });
+      relay.send(encodeDhcp(disc), main.port, '127.0.0.1');
+      relay.send(encodeDhcp(plain), main.port, '127.0.0.1');
+      // Port 4011: the client asks from its own address and port; the answer goes back there.
+      const req = clientPacket({ type: MessageType.REQUEST, mac: '52:54:00:33:00:01', xid: 903, ciaddr: '127.0.0.2',
+        options: [[Opt.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001')], [Opt.CLIENT_ARCH, arch]] });
+      relay.send(encodeDhcp(req), 4011, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 300));
+      const offer = got.find((p) => p.xid === 901);
+      assert.ok(offer, 'proxy offer');
+      assert.equal(readMessageType(offer.options), MessageType.OFFER);
+      assert.equal(offer.yiaddr, '0.0.0.0');
+      assert.equal(offer.file, 'undionly.kpxe');
+      assert.equal(offer.options.get(Opt.VENDOR_CLASS)?.toString(), 'PXEClient');
+      assert.equal(offer.options.has(Opt.LEASE_TIME), false);
+      assert.equal(got.find((p) => p.xid === 902), undefined, 'non-PXE client: nothing');
+      const ack = got.find((p) => p.xid === 903);
+      assert.ok(ack, 'ACK from 4011');
+      assert.equal(readMessageType(ack.options), MessageType.ACK);
+      assert.equal(ack.file, 'undionly.kpxe');
+      assert.equal((await store.leases.all()).length, 0, 'nothing allocated');
+    } finally {
+      relay.close();
+      await svc.close();
+      await store.close();
+    }
+  });
+});
