@@ -27,13 +27,15 @@ before(async () => {
     .replace('interfaces: []', `interfaces: [${net.ifA}]`)
     .replace('port: 10067', 'port: 67')
     .replace('listen: ["127.0.0.1:0"]', 'listen: ["10.99.0.2:53"]')
-    .replace('lease_time: 1h', 'lease_time: 20s')));
+    .replace('lease_time: 1h', 'lease_time: 20s')
+    .replace(`  hooks: ${dir}/hooks`, `  hooks: ${dir}/hooks\n  transition_lease_time: 12s`)));
   d = spawnServe(file, [], {}, net.a);
   await d.waitFor((l) => l['event'] === 'daemon.ready', 15_000);
 });
 
 after(async () => {
   if (skip) return;
+  if (d && d.child.exitCode !== null) console.error('builderd exited early:', d.child.exitCode, JSON.stringify(d.lines.slice(-10)));
   await d?.stop();
   net?.cleanup();
   cleanupDir();
@@ -61,7 +63,7 @@ function dhclient(mac: string, hostname: string | undefined): { child: ChildProc
   const ev = join(dir, `ev-${mac}`);
   writeFileSync(ev, '');
   const script = join(dir, 'hook.sh');
-  writeFileSync(script, `#!/bin/sh\necho "$reason ip=$new_ip_address router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >> "${ev}"\ncase "$reason" in BOUND|RENEW|REBOOT|REBIND) ip addr replace $new_ip_address/24 dev $interface ;; RELEASE|EXPIRE|STOP) ip addr flush dev $interface ;; esac\n`);
+  writeFileSync(script, `#!/bin/sh\necho "$reason lease=$new_dhcp_lease_time ip=$new_ip_address router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name" >> "${ev}"\ncase "$reason" in BOUND|RENEW|REBOOT|REBIND) ip addr replace $new_ip_address/24 dev $interface ;; RELEASE|EXPIRE|STOP) ip addr flush dev $interface ;; esac\n`);
   chmodSync(script, 0o755);
   const conf = join(dir, `dhclient-${mac}.conf`);
   writeFileSync(conf, `request subnet-mask, routers, domain-name-servers, domain-name;\n${hostname ? `send host-name "${hostname}";\n` : ''}`);
@@ -110,5 +112,27 @@ test('the reserved MAC gets its reservation and its journey shows in builderd ho
   } finally {
     c.release();
     if (c.child.exitCode === null) c.child.kill('SIGKILL');
+  }
+});
+
+test('a planned transition shortens the leases handed out; cancelling restores them', { skip, timeout: 60_000 }, async () => {
+  const plan = spawnSync(process.execPath, [cli, 'authority', 'plan', 'promote', '--config', file], { encoding: 'utf8' });
+  assert.equal(plan.status, 0, plan.stderr);
+  const c = dhclient('52:54:00:bb:00:02', undefined);
+  try {
+    await waitUntil(() => c.events().some((l) => l.startsWith('BOUND')), 20_000, 'dhclient BOUND');
+    assert.match(c.events().find((l) => l.startsWith('BOUND'))!, /lease=12 /, 'transition_lease_time while planned');
+  } finally {
+    c.release();
+    if (c.child.exitCode === null) c.child.kill('SIGKILL');
+  }
+  assert.equal(spawnSync(process.execPath, [cli, 'authority', 'plan', 'cancel', '--config', file]).status, 0);
+  const c2 = dhclient('52:54:00:bb:00:03', undefined);
+  try {
+    await waitUntil(() => c2.events().some((l) => l.startsWith('BOUND')), 20_000, 'dhclient BOUND');
+    assert.match(c2.events().find((l) => l.startsWith('BOUND'))!, /lease=20 /, 'the configured lease time again');
+  } finally {
+    c2.release();
+    if (c2.child.exitCode === null) c2.child.kill('SIGKILL');
   }
 });
