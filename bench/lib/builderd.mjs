@@ -74,6 +74,7 @@ export async function startBuilderd({ dir, config, ns, cpu = 0, cpuProfDir, logL
   const argv = wrap([process.execPath, ...prof, ...nodeArgs, CLI, 'serve', '--config', configFile, '--log-level', logLevel], { ns, cpu });
   const out = createWriteStream(logFile, { flags: 'a' });
   const t0 = process.hrtime.bigint();
+  const spawnWall = Date.now();
   const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, [MARK]: '1' } });
   track(child.pid, 'builderd');
   let done = false;
@@ -108,7 +109,7 @@ export async function startBuilderd({ dir, config, ns, cpu = 0, cpuProfDir, logL
       return { ok: false, h, logFile, configFile, readyLine, reason };
     }
   }
-  return { ok: true, h, pid: child.pid, spawnToReadyMs, readyLine, logFile, configFile };
+  return { ok: true, h, pid: child.pid, spawnToReadyMs, spawnWall, readyLine, logFile, configFile };
 }
 
 function safeTail(file) {

@@ -1,7 +1,7 @@
 // Scale: builderd start-up time (spawn → `daemon.ready` log line) and RSS with 10,000 hosts in the
 // inventory and 100,000 leases in its SQLite store, seeded through openSqliteStore before start.
 // Every round starts from a fresh copy of the seeded store. netns bbe-scale (loopback only).
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baseConfig, ROOT, rssOf, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
@@ -60,6 +60,7 @@ export async function scaleWorkload(ctx) {
         r.runs.rssMB.push(m.rssMB);
         r.runs.hwmMB.push(m.hwmMB);
       }
+      if (round === 1) r.notes.push(`start-up timeline of round 1 (ms after spawn, from the log): ${timeline(b)}`);
       log(`  scale round ${round}: ready after ${b.spawnToReadyMs.toFixed(0)} ms (in-process ${b.readyLine?.ms} ms), RSS ${m.rssMB?.toFixed(1)} MB, peak ${m.hwmMB?.toFixed(1)} MB`);
     } finally {
       await stopBuilderd(b);
@@ -78,4 +79,20 @@ export async function scaleWorkload(ctx) {
     try { await once('p', cpuProfDir); } finally { netnsDel(NS); }
   };
   return out;
+}
+
+/** ms after spawn of the first log line and of each listener / ready event (pino "time" is wall clock). */
+function timeline(b) {
+  const marks = [];
+  let first;
+  for (const line of readFileSync(b.logFile, 'utf8').split('\n')) {
+    let o;
+    try { o = JSON.parse(line); } catch { continue; }
+    const at = Date.parse(o.time) - b.spawnWall;
+    if (!Number.isFinite(at)) continue;
+    if (first === undefined) { first = at; marks.push(`first log line ${at}`); }
+    if (/\.listen$/.test(o.event ?? '') || o.event === 'daemon.ready') marks.push(`${o.event} ${at}`);
+    if (o.event === 'daemon.ready') break;
+  }
+  return marks.join(', ');
 }
