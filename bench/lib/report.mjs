@@ -41,6 +41,7 @@ export function evaluateTargets(workloads) {
     const rv = r?.metrics?.[t.key];
     out.reference = rv;
     out.refLabel = r?.label ?? t.ref;
+    if (typeof bv !== 'number' && b?.failedKeys?.includes(t.key) && typeof rv === 'number') return { ...out, pass: false, reason: 'builderd failed where the reference succeeded' };
     if (typeof bv !== 'number') return { ...out, reason: b?.error ? `builderd not available: ${b.error}` : 'no builderd figure' };
     if (typeof rv !== 'number' || rv === 0) return { ...out, reason: r?.error ? `${t.ref} not available: ${r.error}` : `no ${t.ref} figure` };
     out.ratio = ratio(bv, rv);
@@ -69,9 +70,9 @@ export function renderMarkdown(res) {
   L.push('|---|---:|---:|---:|---|---|');
   for (const t of res.targets) {
     const d = digitsFor(t.unit);
-    const result = t.pass === true ? '**pass**' : t.pass === false ? '**FAIL**' : `n/a — ${t.reason}`;
+    const result = t.pass === true ? '**pass**' : t.pass === false ? `**FAIL**${t.reason ? ` — ${t.reason}` : ''}` : `n/a — ${t.reason}`;
     const ref = t.reference !== undefined ? `${fmt(t.reference, d)} ${t.unit} (${t.refLabel})` : (t.refLabel ? `– (${t.refLabel})` : '');
-    L.push(`| ${t.line} | ${t.builderd !== undefined ? `${fmt(t.builderd, d)} ${t.unit}` : 'not available'} | ${ref} | ${t.ratio !== undefined ? `${t.ratio.toFixed(2)}×` : '–'} | ${t.goal} | ${result.replace(/\|/g, '/')} |`);
+    L.push(`| ${t.line} | ${t.builderd !== undefined ? `${fmt(t.builderd, d)} ${t.unit}` : t.pass === false ? 'failed' : 'not available'} | ${ref} | ${t.ratio !== undefined ? `${t.ratio.toFixed(2)}×` : '–'} | ${t.goal} | ${result.replace(/\|/g, '/')} |`);
   }
   L.push('');
   for (const [name, w] of Object.entries(res.workloads)) {
@@ -130,7 +131,7 @@ export function renderSummary(res) {
     const d = digitsFor(t.unit);
     const result = t.pass === true ? 'pass' : t.pass === false ? '**FAIL**' : 'n/a';
     const ref = t.reference !== undefined ? `${fmt(t.reference, d)} ${t.unit} (${t.refLabel})` : t.refLabel ? `(${t.refLabel})` : t.goal;
-    L.push(`| ${t.line} | ${t.builderd !== undefined ? `${fmt(t.builderd, d)} ${t.unit}` : 'not available'} | ${ref} | ${t.ratio !== undefined ? `${t.ratio.toFixed(2)}×` : '–'} | ${result} |`);
+    L.push(`| ${t.line} | ${t.builderd !== undefined ? `${fmt(t.builderd, d)} ${t.unit}` : t.pass === false ? 'failed' : 'not available'} | ${ref} | ${t.ratio !== undefined ? `${t.ratio.toFixed(2)}×` : '–'} | ${result} |`);
   }
   return L.join('\n') + '\n';
 }
