@@ -40,21 +40,21 @@ export async function pxeWorkload(ctx) {
     const line = r.stdout.trim().split('\n').pop() ?? '';
     try { return JSON.parse(line); } catch { return { ok: false, reason: `driver: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}` }; }
   };
-  let slowest, stopped = false; // ms of the slowest boot so far (60 s assumed before the first)
-  for (let round = 1; round <= rounds && !stopped; round++) {
+  const slowest = {}; // per firmware: ms of the slowest boot so far (60 s assumed before the first)
+  pairs: for (let round = 1; round <= rounds; round++) {
     for (const mode of knobs.pxeFirmwares) {
+      // A firmware that failed once on either side is not repeated: each failure costs the whole timeout.
+      if (res.builderd.failed?.[mode] || res.dnsmasq.failed?.[mode]) continue;
+      // builderd and the reference boot as a pair; start a pair only if both fit in the time budget.
+      if (ctx.deadline && Date.now() + 2 * (slowest[mode] ?? 60_000) > ctx.deadline) {
+        out.footnotes = [`stopped before round ${round} (${mode}): the run's time budget (BENCH_BUDGET_S) would be exceeded`];
+        break pairs;
+      }
       for (const [name, server] of [['builderd', 'builderd'], ['dnsmasq', 'standin']]) {
         const r = res[name];
-        if (r.failed?.[mode]) continue; // a firmware that failed once is not retried (each failure costs the whole timeout)
-        // Keep builderd and the reference paired: start a pair only if both fit in the time budget.
-        if (name === 'builderd' && ctx.deadline && Date.now() + 2 * (slowest ?? 60_000) > ctx.deadline) {
-          stopped = true;
-          out.footnotes = [`stopped before round ${round} ${mode}: the run's time budget (BENCH_BUDGET_S) would be exceeded`];
-          break;
-        }
         const t0 = Date.now();
         const b = await boot(mode, server);
-        slowest = Math.max(slowest ?? 0, Date.now() - t0);
+        slowest[mode] = Math.max(slowest[mode] ?? 0, Date.now() - t0);
         if (b.ok) { r.runs[mode].push(b.ms / 1000); log(`  pxe ${name} ${mode} round ${round}: ${(b.ms / 1000).toFixed(2)} s`); }
         else {
           r.failed = { ...r.failed, [mode]: true };
