@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ensurePackages, pkgVersion } from './lib/apt.mjs';
 import { buildProject, gitDescribe } from './lib/builderd.mjs';
 import { lockAndReap, log, onExit } from './lib/proc.mjs';
-import { evaluateTargets, renderMarkdown, renderSummary } from './lib/report.mjs';
+import { evaluateTargets, ratiosOf, renderMarkdown, renderSummary } from './lib/report.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { dnsWorkload } from './workloads/dns.mjs';
 import { dhcpWorkload } from './workloads/dhcp.mjs';
@@ -113,6 +113,7 @@ async function main() {
     results.durationS = Math.round((Date.now() - t0) / 1000);
     results.machine.loadavgEnd = loadavg().map((x) => +x.toFixed(2));
     results.targets = evaluateTargets(results.workloads);
+    for (const w of Object.values(results.workloads)) w.ratios = ratiosOf(w);
     const json = JSON.stringify(results, (k, v) => (typeof v === 'function' ? undefined : v), 1);
     writeFileSync(join(outDir, `${base}.json`), json + '\n');
     writeFileSync(join(outDir, `${base}.md`), renderMarkdown(results));

@@ -23,6 +23,20 @@ export const TARGETS = [
   { id: 'scale-rss', wl: 'scale', key: 'rssMB', limit: 150, lower: true, unit: 'MB', line: 'RSS ≤ 150 MB (10,000 hosts, 100,000 leases)' },
 ];
 
+/** builderd ÷ each other server, per column metric: { server: { key: ratio } }. */
+export function ratiosOf(w) {
+  const b = w.servers?.builderd?.metrics ?? {};
+  const out = {};
+  for (const [sn, s] of Object.entries(w.servers ?? {})) {
+    if (sn === 'builderd') continue;
+    for (const c of w.columns ?? []) {
+      const r = ratio(b[c.key], s.metrics?.[c.key]);
+      if (r !== undefined) (out[sn] ??= {})[c.key] = r;
+    }
+  }
+  return out;
+}
+
 /** Evaluate every target against the workload results: pass true/false, or null with a reason. */
 export function evaluateTargets(workloads) {
   return TARGETS.map((t) => {
@@ -81,6 +95,9 @@ export function renderMarkdown(res) {
     if (w.setup) { L.push(w.setup); L.push(''); }
     if (w.error) { L.push(`Workload failed: ${w.error}`); L.push(''); continue; }
     const cols = w.columns ?? [];
+    const ratios = ratiosOf(w);
+    L.push('Bold: median; in parentheses: every round; "builderd N×" = builderd\'s median ÷ that server\'s' + (cols.some((c) => c.lower) ? ' (lower is better for ' + cols.filter((c) => c.lower).map((c) => c.label).join(', ') + ')' : '') + '.');
+    L.push('');
     L.push(`| server | ${cols.map((c) => c.label).join(' | ')} | notes |`);
     L.push(`|---|${cols.map(() => '---:').join('|')}|---|`);
     for (const [sn, s] of Object.entries(w.servers ?? {})) {
@@ -88,7 +105,8 @@ export function renderMarkdown(res) {
         const v = s.metrics?.[c.key];
         const runs = (s.runs?.[c.key] ?? []).filter((x) => typeof x === 'number');
         if (v === undefined) return '–';
-        return `**${fmt(v, c.digits ?? 0)}**${runs.length > 1 ? ` (${runs.map((x) => fmt(x, c.digits ?? 0)).join(' / ')})` : ''}`;
+        const rt = sn === 'builderd' ? undefined : ratios[sn]?.[c.key];
+        return `**${fmt(v, c.digits ?? 0)}**${runs.length > 1 ? ` (${runs.map((x) => fmt(x, c.digits ?? 0)).join(' / ')})` : ''}${rt !== undefined ? ` · builderd ${rt.toFixed(2)}×` : ''}`;
       });
       const notes = [...(s.error ? [`not available: ${s.error}`] : []), ...(s.notes ?? [])].join('; ').replace(/\|/g, '/');
       L.push(`| ${s.label ?? sn}${s.version ? ` ${s.version}` : ''} | ${cells.join(' | ')} | ${notes} |`);

@@ -28,7 +28,7 @@ async function composed() {
   } finally {
     if (srv) await srv.stop();
     await l.destroy();
-    if (ok) rmSync(workDir, { recursive: true, force: true });
+    if (ok || process.env.BENCH_KEEP !== '1') rmSync(workDir, { recursive: true, force: true });
   }
 }
 

@@ -24,7 +24,7 @@ export async function scaleWorkload(ctx) {
   const out = {
     title: 'Scale',
     setup: `${knobs.scaleHosts.toLocaleString('en-US')} hosts in the inventory, ${knobs.scaleLeases.toLocaleString('en-US')} bound leases in the SQLite store (seeded through openSqliteStore, 5,000 per put()); DNS, TFTP and HTTP listening on loopback. Ready = wall time from spawn to the daemon.ready log line (node start-up included); RSS read 1 s after ready. Absolute targets.`,
-    columns: [{ key: 'readyMs', label: 'spawn → ready ms', digits: 0 }, { key: 'inProcessMs', label: 'ready line ms', digits: 0 }, { key: 'rssMB', label: 'RSS MB', digits: 1 }, { key: 'hwmMB', label: 'peak RSS MB', digits: 1 }],
+    columns: [{ key: 'readyMs', label: 'spawn → ready ms', digits: 0, lower: true }, { key: 'inProcessMs', label: 'ready line ms', digits: 0, lower: true }, { key: 'rssMB', label: 'RSS MB', digits: 1, lower: true }, { key: 'hwmMB', label: 'peak RSS MB', digits: 1, lower: true }],
     servers: res,
   };
   if (!existsSync(join(ROOT, 'dist/store/sqlite/index.js'))) { r.error = 'dist/store/sqlite missing (build failed)'; return out; }
