@@ -15,6 +15,13 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => ({ ...(await import('./check.js')), bool: ['json'] }),
   inventory: async () => ({ ...(await import('./inventory.js')), bool: ['json'] }),
   schema: async () => ({ ...(await import('./schema.js')) }),
+  leases: async () => { const m = await import('./ops.js'); return { help: m.leasesHelp, run: m.leases, bool: ['json', 'all'] }; },
+  hosts: async () => { const m = await import('./ops.js'); return { help: m.hostsHelp, run: m.hosts, bool: ['json'] }; },
+  status: async () => { const m = await import('./ops.js'); return { help: m.statusHelp, run: m.status, bool: ['json'] }; },
+  backup: async () => { const m = await import('./ops.js'); return { help: m.backupHelp, run: m.backup }; },
+  restore: async () => { const m = await import('./ops.js'); return { help: m.restoreHelp, run: m.restore, bool: ['force'] }; },
+  export: async () => ({ ...(await import('./export.js')), value: ['format', 'out'] }),
+  authority: async () => ({ ...(await import('./authority.js')), bool: ['json', 'dry-run', 'force'], value: ['import-leases', 'limit'] }),
 };
 
 const USAGE = `builderd ${VERSION} — DNS, DHCPv4+PXE, TFTP and HTTP for building a bare-metal site
@@ -26,6 +33,13 @@ commands:
   check        validate a configuration and summarise it
   inventory    records, reservations and boot assignments the config yields
   schema       print the JSON Schema of the configuration format
+  status       the running daemon: mode, epoch, services
+  leases       leases the daemon holds
+  hosts        inventory hosts with lease and boot journey
+  backup       consistent online copy of the store
+  restore      put a backup in place (daemon stopped)
+  export       the router's configuration (kea, unbound, bind, dnsmasq, json)
+  authority    status | promote | revert | plan | log — the builder/router authority transition
 
   builderd <command> --help   for a command's options
   --config defaults to $BUILDERD_CONFIG or ${DEFAULT_CONFIG}
@@ -49,5 +63,8 @@ async function main(argv: string[]): Promise<number> {
   const configFile = typeof parsed.flags['config'] === 'string' ? parsed.flags['config'] : DEFAULT_CONFIG;
   return cmd.run(parsed.flags, configFile, parsed.positionals);
 }
+
+// `builderd inventory | head`: a closed pipe ends the output, not the process with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, fail);

@@ -7,7 +7,7 @@
  */
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { AppError, ErrorCode } from '../../lib/errors.js';
-import { GroupCommit } from '../group-commit.js';
+import { GroupCommit, type BatchObserver } from '../group-commit.js';
 import type { AuthorityState, BootEvent, DynamicRecord, JournalEntry, Lease, Store, ZoneDiff } from '../ports.js';
 import {
   authorityToRow, bootEventToRow, checkArray, checkEpoch, checkKey, checkLimit, checkSerial, diffToRow,
@@ -50,13 +50,19 @@ function emptyState(): State {
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Options of createMemoryStore and loadMemoryStore. */
+export interface MemoryStoreOptions {
+  /** Called after each group-commit batch (tests observe batching with it). */
+  onBatch?: BatchObserver;
+}
+
 /** A fresh, empty in-memory store. */
-export function createMemoryStore(): Store {
-  return memoryStore(emptyState());
+export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
+  return memoryStore(emptyState(), opts.onBatch);
 }
 
 /** An in-memory store holding what a memory store's `backup` wrote to `file`. */
-export async function loadMemoryStore(file: string): Promise<Store> {
+export async function loadMemoryStore(file: string, opts: MemoryStoreOptions = {}): Promise<Store> {
   let doc: MemoryBackup;
   try {
     doc = JSON.parse(await readFile(file, 'utf8')) as MemoryBackup;
@@ -79,10 +85,10 @@ export async function loadMemoryStore(file: string): Promise<Store> {
   state.journal = doc.journal;
   state.bootEvents = doc.bootEvents;
   state.nextId = doc.nextId;
-  return memoryStore(state);
+  return memoryStore(state, opts.onBatch);
 }
 
-function memoryStore(st: State): Store {
+function memoryStore(st: State, onBatch?: BatchObserver): Store {
   // Undo log of the running batch: a batch that throws is rolled back, as an SQLite transaction would be.
   let undo: Array<() => void> | undefined;
   const log = (f: () => void): void => { undo?.push(f); };
@@ -119,7 +125,7 @@ function memoryStore(st: State): Store {
     } finally {
       undo = undefined;
     }
-  });
+  }, onBatch);
   let closed = false;
   const read = async <T>(f: () => T): Promise<T> => {
     if (closed) throw new AppError(ErrorCode.STORE_ERR_OPEN, 'store is closed');

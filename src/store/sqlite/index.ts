@@ -33,7 +33,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** File name inside `dir` (default builderd.db). */
   file?: string;
-  /** How long a write waits for another connection's lock before failing with SQLITE_BUSY (default 5000 ms). */
+  /**
+   * How long a write waits for another connection's write lock before failing with SQLITE_BUSY (default
+   * 2000 ms). The wait blocks the event loop (better-sqlite3 is synchronous), so keep it short: only a
+   * foreign writer (an operator's sqlite3 shell, a second daemon) can hold the lock.
+   */
   busyTimeoutMs?: number;
   /** Open an existing, up-to-date store read-only (inspection while the daemon runs); every write rejects. */
   readonly?: boolean;
@@ -59,9 +63,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let db: Database.Database | undefined;
   try {
     if (!readonly) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    const existed = existsSync(file);
+    // An empty file is an empty SQLite database. Creating it 0600 first makes SQLite create the -wal and
+    // -shm files with the same mode (it copies the database file's permissions).
+    if (!readonly && !existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     db = new Database(file, { readonly, fileMustExist: readonly });
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000))}`);
     if (readonly) {
       const { version } = checkIdentity(db, migrations.length, file);
       if (version !== migrations.length) {
@@ -73,7 +79,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (mode !== 'wal') throw new AppError(ErrorCode.STORE_ERR_OPEN, `cannot open store ${file}: WAL mode refused (journal_mode is ${String(mode)})`);
       db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       migrate(db, migrations, file);
-      if (!existed) chmodSync(file, 0o600);
     }
     return sqliteStore(db, opts.onBatch);
   } catch (e) {
