@@ -43,7 +43,7 @@ if [ ! -f "$here/dist/cli/index.js" ]; then
   echo "install-service: $here/dist/cli/index.js missing: run 'npm run build' first" >&2; exit 1
 fi
 if [ ! -f "$here/native/sdnotify/build/Release/sdnotify.node" ]; then
-  run node "$here/scripts/build-sdnotify.mjs"
+  run node "$here/scripts/build-native.mjs"
 fi
 
 lib=$DESTDIR/usr/lib/builderd

@@ -38,7 +38,7 @@ function loadAddon(): SdNotifyAddon | undefined {
       addonError = e as Error;
     }
   }
-  addonError ??= new Error('native/sdnotify addon not built (run: node scripts/build-sdnotify.mjs)');
+  addonError ??= new Error('native/sdnotify addon not built (run: npm run build:native)');
   return undefined;
 }
 

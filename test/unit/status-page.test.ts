@@ -51,12 +51,13 @@ async function seed(s: Store): Promise<void> {
   ]);
   await s.bootEvents.record([
     { at: T0 - 300_000, mac: HV01, kind: 'dhcp.ack', ip: '10.99.0.10' },
-    { at: T0 - 299_000, mac: HV01, kind: 'tftp.transfer.done', file: 'old.efi', bytes: 1 },
-    { at: T0 - 121_000, mac: HV01, kind: 'dhcp.offer', ip: '10.99.0.10' },
-    { at: T0 - 120_000, mac: HV01, kind: 'dhcp.ack', ip: '10.99.0.10' },
-    { at: T0 - 118_000, mac: HV01, kind: 'tftp.transfer.done', file: 'grubx64.efi', bytes: 2_527_096, durationMs: 900 },
-    { at: T0 - 115_000, mac: HV01, kind: 'tftp.transfer.done', file: 'grub.cfg-01-52-54-00-aa-00-10', bytes: 611 },
-    { at: T0 - 90_000, mac: HV01, kind: 'http.get', file: '/ks/hv01.ks', bytes: 4_210 },
+    { at: T0 - 299_000, mac: HV01, kind: 'tftp.file', file: 'old.efi', bytes: 1 },
+    { at: T0 - 121_000, mac: HV01, kind: 'dhcp.offer', ip: '10.99.0.10', file: 'grubx64.efi' },
+    { at: T0 - 120_000, mac: HV01, kind: 'dhcp.ack', ip: '10.99.0.10', file: 'grubx64.efi' },
+    { at: T0 - 118_000, mac: HV01, kind: 'tftp.file', ip: '10.99.0.10', file: 'grubx64.efi', bytes: 2_527_096, durationMs: 900 },
+    { at: T0 - 116_000, mac: HV01, kind: 'tftp.not-found', ip: '10.99.0.10', file: 'grub.cfg-01-52-54-00-aa-00-10', bytes: 0 },
+    { at: T0 - 115_000, mac: HV01, kind: 'tftp.file', ip: '10.99.0.10', file: 'grub.cfg-52:54:00:aa:00:10', bytes: 611 },
+    { at: T0 - 90_000, mac: HV01, kind: 'http.file', ip: '10.99.0.10', file: '/ks/hv01.ks', bytes: 4_210 },
   ]);
   await s.journal.append({ at: T0 - 7_200_000, kind: 'authority.init', operator: 'root', host: 'builder', detail: { mode: 'bootstrap' } });
   await s.journal.append({ at: T0 - 3_600_000, kind: 'authority.revert', operator: 'alice', host: 'builder', detail: { reason: 'router <down> & "out"' } });
@@ -110,7 +111,8 @@ test('lastBootFrom starts at the last ACK and lists the files fetched after it',
   assert.ok(lb);
   assert.equal(lb.at, T0 - 120_000);
   assert.deepEqual(lb.lease, { ip: '10.99.0.10', expires: T0 + 3_480_000 });
-  assert.deepEqual(lb.files.map((f) => `${f.proto}:${f.file}`), ['tftp:grubx64.efi', 'tftp:grub.cfg-01-52-54-00-aa-00-10', 'http:/ks/hv01.ks']);
+  assert.deepEqual(lb.files.map((f) => `${f.proto}:${f.file}:${f.result}`),
+    ['tftp:grubx64.efi:ok', 'tftp:grub.cfg-01-52-54-00-aa-00-10:not-found', 'tftp:grub.cfg-52:54:00:aa:00:10:ok', 'http:/ks/hv01.ks:ok']);
   assert.equal(lastBootFrom([], leases), undefined);
 });
 

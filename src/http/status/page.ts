@@ -77,7 +77,7 @@ function hostRow(h: HostStatus, now: number): Safe {
     ? html`<div>${time(b.at, now)}</div>
 ${b.lease ? html`<div>lease <b>${b.lease.ip}</b> until ${formatTime(b.lease.expires)}</div>` : html`<div class="muted">no lease</div>`}
 ${b.files.length
-  ? html`<ol class="files">${b.files.map((f) => html`<li><code>${f.proto}</code> ${f.file} <span class="muted">${formatBytes(f.bytes)}, ${formatTime(f.at)}</span></li>`)}</ol>`
+  ? html`<ol class="files">${b.files.map((f) => html`<li><code>${f.proto}</code> ${f.file} ${f.result === 'ok' ? '' : html`<b class="bad">${f.result}</b> `}<span class="muted">${formatBytes(f.bytes)}, ${formatTime(f.at)}</span></li>`)}</ol>`
   : html`<div class="muted">no files fetched</div>`}`
     : html`<span class="muted">not seen booting</span>`;
   return html`<tr id="host-${h.mac.replace(/:/g, '')}"><td><b>${h.name}</b><br><span class="muted">${h.fqdn}</span></td><td><code>${h.mac}</code></td><td>${h.ip}</td><td>${h.profile}</td><td>${boot}</td></tr>`;

@@ -26,11 +26,17 @@ export function poolUsage(subnets: readonly SubnetConfig[], leases: readonly Lea
   return out;
 }
 
-/** The protocol a boot event's file came over, from its kind ("tftp.transfer.done" → tftp). */
-function protoOf(kind: string): string | undefined {
-  if (kind.startsWith('tftp.')) return 'tftp';
-  if (kind.startsWith('http.')) return 'http';
-  return undefined;
+/**
+ * Protocol and result of a file boot event from its kind: main.ts records `<proto>.file` for a file
+ * served and `<proto>.<result>` otherwise ("tftp.not-found"); "tftp.transfer.done" and "http.get" are
+ * read as served too.
+ */
+function fileKind(kind: string): { proto: string; result: string } | undefined {
+  const dot = kind.indexOf('.');
+  const proto = kind.slice(0, dot);
+  if (dot < 0 || (proto !== 'tftp' && proto !== 'http')) return undefined;
+  const rest = kind.slice(dot + 1);
+  return { proto, result: rest === 'file' || rest === 'transfer.done' || rest === 'get' ? 'ok' : rest };
 }
 
 /**
@@ -52,9 +58,9 @@ export function lastBootFrom(events: readonly BootEvent[], leases: ReadonlyMap<s
     else boot.lease = { ip: first.ip, expires: NaN };
   }
   for (const e of journey) {
-    const proto = protoOf(e.kind);
-    if (!proto || !e.file) continue;
-    const f: BootFile = { file: e.file, bytes: e.bytes ?? 0, at: e.at, proto };
+    const k = fileKind(e.kind);
+    if (!k || !e.file) continue;
+    const f: BootFile = { file: e.file, bytes: e.bytes ?? 0, at: e.at, proto: k.proto, result: k.result };
     boot.files.push(f);
   }
   return boot;

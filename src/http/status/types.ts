@@ -29,6 +29,8 @@ export interface BootFile {
   /** Wall ms. */
   at: number;
   proto: 'tftp' | 'http' | string;
+  /** 'ok', or why it was not served ('not-found', 'refused', 'error', 'aborted'). */
+  result: string;
 }
 
 /** The last boot journey of a host: its DHCP lease and the files it fetched afterwards. */
