@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { notifyListener, type NotifyListener, type NotifyMessage } from '../helpers/notify-listener.js';
 import { sdNotify, notifyReady, notifyStopping, notifyReloading, notifyStatus, startWatchdog, watchdogUsec, sdNotifyLastError } from '../../src/lib/sd-notify.js';
 
 /*
@@ -12,58 +12,8 @@ import { sdNotify, notifyReady, notifyStopping, notifyReloading, notifyStatus, s
  * datagram carries the sender's PID the way systemd checks NotifyAccess=main).
  */
 
-const LISTENER = `
-import socket, sys, json, struct
-addr = sys.argv[1]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(('\\0' + addr[1:]) if addr.startswith('@') else addr)
-print('LISTENING', flush=True)
-while True:
-    data, anc, flags, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
-    pid = None
-    for level, typ, cdata in anc:
-        if level == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
-            pid, uid, gid = struct.unpack('iii', cdata[:12])
-    print(json.dumps({'pid': pid, 'data': data.decode()}), flush=True)
-`;
-
-interface Msg { pid: number; data: string }
-
-class Listener {
-  readonly address: string;
-  private proc: ChildProcess;
-  private msgs: Msg[] = [];
-  private waiters: (() => void)[] = [];
-  readonly ready: Promise<void>;
-  constructor(address: string) {
-    this.address = address;
-    this.proc = spawn('python3', ['-c', LISTENER, address], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const rl = createInterface({ input: this.proc.stdout! });
-    this.ready = new Promise((resolve, reject) => {
-      this.proc.once('exit', (code) => reject(new Error(`listener exited ${code}`)));
-      rl.on('line', (line) => {
-        if (line === 'LISTENING') return resolve();
-        this.msgs.push(JSON.parse(line) as Msg);
-        for (const w of this.waiters.splice(0)) w();
-      });
-    });
-  }
-  /** Wait until `n` messages in total arrived (bounded by `ms`). */
-  async next(n: number, ms = 3000): Promise<Msg[]> {
-    const deadline = Date.now() + ms;
-    while (this.msgs.length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${n} notify messages, got ${JSON.stringify(this.msgs)}`);
-      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); this.waiters.push(() => { clearTimeout(t); resolve(); }); });
-    }
-    return this.msgs.slice(0, n);
-  }
-  stop(): void { if (this.proc.exitCode === null) this.proc.kill(); }
-}
-
 let dir = '';
-const listeners: Listener[] = [];
+const listeners: NotifyListener[] = [];
 
 before(() => {
   // `npm ci` builds native/* (scripts/build-native.mjs is the package's install script); build it here
@@ -75,15 +25,16 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ops-sdnotify-'));
 });
 after(() => {
-  for (const l of listeners) l.stop();
+  for (const l of listeners) l.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function listen(address: string): Promise<Listener> {
-  const l = new Listener(address);
+async function listen(address: string): Promise<NotifyListener & { next(n: number, ms?: number): Promise<NotifyMessage[]> }> {
+  const l = await notifyListener(address);
   listeners.push(l);
-  await l.ready;
-  return l;
+  /** The first `n` messages, once they are there. */
+  const next = async (n: number, ms = 3000) => { await l.waitFor(() => true, ms, n); return l.messages.slice(0, n); };
+  return Object.assign(l, { next });
 }
 
 test('READY=1 reaches a filesystem-path NOTIFY_SOCKET, sent by this process (NotifyAccess=main)', async () => {
