@@ -15,7 +15,8 @@ import { notifyListener, type NotifyListener } from '../helpers/notify-listener.
  * not systemd, so the unit itself cannot be started): an unprivileged user, NoNewPrivileges, and only
  * CAP_NET_BIND_SERVICE in the ambient/bounding sets (setpriv), in a network namespace of its own.
  * It must bind DNS :53, DHCP :67 on a device (SO_BINDTODEVICE, unprivileged since Linux 5.7),
- * TFTP :69 and HTTP :80, send READY=1 from its main PID only once they answer, ping the watchdog and
+ * TFTP :69 and HTTP :80 (under the unit's SystemCallFilter= and RestrictAddressFamilies=, applied
+ * with libseccomp when python3-seccomp is installed), send READY=1 from its main PID only once they answer, ping the watchdog and
  * send STOPPING=1 on SIGTERM. A second test shows why the unit says MemoryDenyWriteExecute=no.
  */
 
@@ -26,6 +27,8 @@ const UID = 65534; // nobody: stands in for the builderd system user
 const skipRoot = process.getuid?.() === 0 ? false : 'needs root: creates a network namespace and drops to an unprivileged user';
 const missing = ['setpriv', 'ip', 'dig', 'curl', 'python3'].filter((c) => !have(c));
 const skip = skipRoot || (missing.length ? `needs ${missing.join(', ')}` : false);
+/** The unit's SystemCallFilter=/RestrictAddressFamilies= applied by test/helpers/seccomp-exec.py (python3-seccomp). */
+const seccompOk = spawnSync('/usr/bin/python3', ['-c', 'import seccomp'], { stdio: 'ignore' }).status === 0;
 
 let dir = '';
 let child: ChildProcess | undefined;
@@ -70,7 +73,7 @@ function capLine(status: string, key: string): string {
   return (new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status) ?? [])[1]?.trim() ?? '';
 }
 
-test('unprivileged user + CAP_NET_BIND_SERVICE only: binds 53/67/69/80, READY=1 from the main PID once serving, watchdog, STOPPING=1', { skip, timeout: 120_000 }, async () => {
+test(`unprivileged user + CAP_NET_BIND_SERVICE only${seccompOk ? ' + the unit\'s seccomp filter' : ' (python3-seccomp missing: no syscall filter)'}: binds 53/67/69/80, READY=1 from the main PID once serving, watchdog, STOPPING=1`, { skip, timeout: 120_000 }, async () => {
   makeNamespace();
   dir = mkdtempSync(join(tmpdir(), 'ops-sbx-'));
   mkdirSync(join(dir, 'var'));
@@ -109,6 +112,7 @@ process.once('SIGTERM', () => { notifyStopping(); daemon.close().then(() => proc
 
   child = spawn('ip', ['netns', 'exec', NS, 'setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups',
     '--inh-caps=-all,+net_bind_service', '--ambient-caps=-all,+net_bind_service', '--bounding-set=-all,+net_bind_service', '--no-new-privs',
+    ...(seccompOk ? ['/usr/bin/python3', join(ROOT, 'test/helpers/seccomp-exec.py'), join(ROOT, 'systemd/builderd.service'), '--'] : []),
     process.execPath, join(dir, 'entry.mjs'), join(dir, 'builderd.yaml')], {
     env: { PATH: process.env['PATH'], NOTIFY_SOCKET: listener.address, WATCHDOG_USEC: '1000000', BUILDERD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,6 +148,10 @@ process.once('SIGTERM', () => { notifyStopping(); daemon.close().then(() => proc
   assert.equal(capLine(status, 'CapBnd'), '0000000000000400');
   assert.equal(capLine(status, 'CapAmb'), '0000000000000400');
   assert.equal(capLine(status, 'NoNewPrivs'), '1');
+  if (seccompOk) {
+    assert.equal(capLine(status, 'Seccomp'), '2', 'running under a seccomp filter');
+    assert.match(out, /seccomp-exec: \d+ syscalls allowed/);
+  }
 
   // Watchdog: WATCHDOG_USEC=1 s → a ping every 500 ms, from the main PID.
   const wd = await listener.waitFor((m) => m.data === 'WATCHDOG=1' && m.pid === child!.pid, 5000, 3);
