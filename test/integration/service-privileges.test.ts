@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,8 @@ import { notifyListener, type NotifyListener } from '../helpers/notify-listener.
 
 /*
  * builderd with exactly the privileges systemd/builderd.service grants, without systemd (PID 1 here is
- * not systemd, so the unit itself cannot be started): an unprivileged user, NoNewPrivileges, and only
+ * not systemd, so the unit itself cannot be started): a read-only tree but the state folder, private /tmp,
+ * no /root or /home (mount namespace), an unprivileged user, NoNewPrivileges, and only
  * CAP_NET_BIND_SERVICE in the ambient/bounding sets (setpriv), in a network namespace of its own.
  * It must bind DNS :53, DHCP :67 on a device (SO_BINDTODEVICE, unprivileged since Linux 5.7),
  * TFTP :69 and HTTP :80 (under the unit's SystemCallFilter= and RestrictAddressFamilies=, applied
@@ -24,6 +25,25 @@ const execFileP = promisify(execFile);
 const NS = 'ops-sbx';
 const DEV = 'ops-sbx0';
 const UID = 65534; // nobody: stands in for the builderd system user
+/** Where the scratch folder appears inside the daemon's mount namespace. */
+const IN = '/srv';
+const PRIVATE_TMP = `ops-sbx-private-${process.pid}`;
+/**
+ * The unit's filesystem sandbox, approximated with a private mount namespace (run as root, then exec'd
+ * into setpriv): ProtectSystem=strict (the whole tree read-only), the state folder read-write
+ * (StateDirectory=), PrivateTmp= (fresh /tmp and /var/tmp), ProtectHome= (empty /root and /home).
+ */
+const FS_SANDBOX = [
+  'set -e',
+  'mount --rbind -o ro / /',
+  'mount --bind "$SCRATCH" /srv',
+  'mount -o remount,bind,ro /srv',
+  'mount --bind "$SCRATCH/var" /srv/var',
+  'mount -o remount,bind,rw /srv/var',
+  'for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d"; done',
+  'for d in /root /home; do mount -t tmpfs -o mode=0755,ro tmpfs "$d"; done',
+  'exec "$@"',
+].join('\n');
 const skipRoot = process.getuid?.() === 0 ? false : 'needs root: creates a network namespace and drops to an unprivileged user';
 const missing = ['setpriv', 'ip', 'dig', 'curl', 'python3'].filter((c) => !have(c));
 const skip = skipRoot || (missing.length ? `needs ${missing.join(', ')}` : false);
@@ -77,14 +97,16 @@ test(`unprivileged user + CAP_NET_BIND_SERVICE only${seccompOk ? ' + the unit\'s
   makeNamespace();
   dir = mkdtempSync(join(tmpdir(), 'ops-sbx-'));
   mkdirSync(join(dir, 'var'));
+  mkdirSync(join(dir, 'ww'));
   cpSync(join(ROOT, 'config/templates'), join(dir, 'templates'), { recursive: true });
   cpSync(join(ROOT, 'artifacts'), join(dir, 'artifacts'), { recursive: true });
+  // Inside the daemon's mount namespace the scratch folder is seen at /srv (see FS_SANDBOX).
   const yaml = readFileSync(EXAMPLE, 'utf8')
-    .replace('state: ../var', `state: ${dir}/var`)
-    .replace('artifacts: ../artifacts', `artifacts: ${dir}/artifacts`)
-    .replace('templates: ./templates', `templates: ${dir}/templates`)
-    .replace('hooks: ./hooks', `hooks: ${dir}/hooks`)
-    .replace('socket: ../var/builderd.sock', `socket: ${dir}/var/builderd.sock`)
+    .replace('state: ../var', `state: ${IN}/var`)
+    .replace('artifacts: ../artifacts', `artifacts: ${IN}/artifacts`)
+    .replace('templates: ./templates', `templates: ${IN}/templates`)
+    .replace('hooks: ./hooks', `hooks: ${IN}/hooks`)
+    .replace('socket: ../var/builderd.sock', `socket: ${IN}/var/builderd.sock`)
     .replace('listen: ["127.0.0.1:10053"]', 'listen: ["127.0.0.1:53"]')
     .replace('listen: ["127.0.0.1:10069"]', 'listen: ["127.0.0.1:69"]')
     .replace('listen: ["127.0.0.1:10080"]', 'listen: ["127.0.0.1:80"]')
@@ -96,6 +118,7 @@ test(`unprivileged user + CAP_NET_BIND_SERVICE only${seccompOk ? ' + the unit\'s
   // the watchdog, STOPPING on SIGTERM.
   const dist = (p: string) => pathToFileURL(join(ROOT, 'dist', p)).href;
   writeFileSync(join(dir, 'entry.mjs'), `
+import { writeFileSync } from 'node:fs';
 import { startDaemon } from '${dist('main.js')}';
 import { createLogger } from '${dist('lib/logger.js')}';
 import { notifyReady, notifyStopping, startWatchdog, sdNotifyLastError } from '${dist('lib/sd-notify.js')}';
@@ -103,18 +126,22 @@ const logger = createLogger();
 const daemon = await startDaemon({ configFile: process.argv[2], logger });
 if (!notifyReady('serving')) logger.warn({ event: 'daemon.notify.failed', err: String(sdNotifyLastError()) }, 'READY not sent');
 startWatchdog();
+for (const p of ['${IN}/ww/write-test', '/root/write-test', '/tmp/${PRIVATE_TMP}']) {
+  try { writeFileSync(p, 'x'); console.log(JSON.stringify({ fs: p, wrote: true })); } catch (e) { console.log(JSON.stringify({ fs: p, code: e.code })); }
+}
 process.once('SIGTERM', () => { notifyStopping(); daemon.close().then(() => process.exit(0), () => process.exit(1)); });
 `);
   execFileSync('chown', ['-R', `${UID}:${UID}`, dir]);
   chmodSync(dir, 0o755);
+  chmodSync(join(dir, 'ww'), 0o1777);
   listener = await notifyListener(join(dir, 'notify.sock'));
   chownSync(join(dir, 'notify.sock'), UID, UID);
 
-  child = spawn('ip', ['netns', 'exec', NS, 'setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups',
+  child = spawn('ip', ['netns', 'exec', NS, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', FS_SANDBOX, 'fs-sandbox', 'setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups',
     '--inh-caps=-all,+net_bind_service', '--ambient-caps=-all,+net_bind_service', '--bounding-set=-all,+net_bind_service', '--no-new-privs',
     ...(seccompOk ? ['/usr/bin/python3', join(ROOT, 'test/helpers/seccomp-exec.py'), join(ROOT, 'systemd/builderd.service'), '--'] : []),
-    process.execPath, join(dir, 'entry.mjs'), join(dir, 'builderd.yaml')], {
-    env: { PATH: process.env['PATH'], NOTIFY_SOCKET: listener.address, WATCHDOG_USEC: '1000000', BUILDERD_LOG_LEVEL: 'info' },
+    process.execPath, `${IN}/entry.mjs`, `${IN}/builderd.yaml`], {
+    env: { PATH: process.env['PATH'], SCRATCH: dir, NOTIFY_SOCKET: `${IN}/notify.sock`, WATCHDOG_USEC: '1000000', BUILDERD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -161,6 +188,13 @@ process.once('SIGTERM', () => { notifyStopping(); daemon.close().then(() => proc
   await listener.waitFor((m) => m.data.startsWith('STOPPING=1'), 10_000);
   assert.equal(await exited, 0, out);
   assert.doesNotMatch(out, /"level":(50|60)/, 'no error logged');
+  // The filesystem sandbox held: the daemon ran with the tree read-only and wrote only its state folder.
+  // ${IN}/ww is world-writable on disk: only the read-only mount can refuse the write (EROFS).
+  assert.ok(out.includes(`{"fs":"${IN}/ww/write-test","code":"EROFS"}`), out);
+  assert.match(out, /\{"fs":"\/root\/write-test","code":"(EROFS|EACCES)"\}/);
+  assert.ok(out.includes(`{"fs":"/tmp/${PRIVATE_TMP}","wrote":true}`), 'its /tmp is writable...');
+  assert.equal(existsSync(join('/tmp', PRIVATE_TMP)), false, '...and private');
+  assert.ok(existsSync(join(dir, 'var', 'builderd.sqlite')) || readdirSync(join(dir, 'var')).length > 0, 'the store was written in the state folder');
 
   // And the capability is what made it work: the same user without it cannot bind :53.
   const bind53 = `require('node:dgram').createSocket('udp4').on('error', (e) => { console.log(e.code); process.exit(0); }).bind(53, '127.0.0.1', () => { console.log('BOUND'); process.exit(0); })`;
