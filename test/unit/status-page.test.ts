@@ -15,7 +15,7 @@ import { createMemoryStore } from '../../src/store/memory/index.js';
 import { createMetrics } from '../../src/lib/metrics.js';
 import type { AuthorityState, Store } from '../../src/store/ports.js';
 import {
-  collectStatusSnapshot, createOpsHandler, renderStatusPage, escapeHtml, poolUsage, lastBootFrom,
+  collectStatusSnapshot, createOpsHandler, renderStatusPage, escapeHtml, poolUsage, lastBootFrom, setPoolGauges,
   type StatusSnapshot, type HealthReport, type ServiceStatus,
 } from '../../src/http/status/index.js';
 
@@ -76,7 +76,10 @@ before(async () => {
   const snapshot = () => collectStatusSnapshot({
     version: '0.1.0', clock, authority: () => auth, subnets: () => config.dhcp.subnets, inventory: () => inventory, store, services: () => services,
   });
-  const handler = createOpsHandler({ registry: metrics.registry, snapshot, health: () => health, onError: (e, p) => errors.push(`${p}: ${e.message}`) });
+  const handler = createOpsHandler({
+    registry: metrics.registry, snapshot, health: () => health, onError: (e, p) => errors.push(`${p}: ${e.message}`),
+    onScrape: async () => setPoolGauges(metrics.dhcpLeases, poolUsage(config.dhcp.subnets, await store.leases.all(), clock.now())),
+  });
   server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -136,6 +139,9 @@ test('ops handler over HTTP (curl): /metrics, /healthz 200/503, /status, /status
   assert.match(m.headers, /content-type: text\/plain; version=0\.0\.4/i);
   assert.match(m.body, /^builderd_dns_queries_total\{rcode="NOERROR",qtype="A",transport="udp"\} 3$/m);
   assert.match(m.body, /^process_cpu_user_seconds_total /m);
+  // Pool use is computed at scrape time (onScrape → setPoolGauges).
+  assert.match(m.body, /^builderd_dhcp_leases\{subnet="10\.99\.0\.0\/24",state="used"\} 2$/m);
+  assert.match(m.body, /^builderd_dhcp_leases\{subnet="10\.99\.0\.0\/24",state="free"\} 98$/m);
 
   health = { ok: true, services: [{ name: 'dns', ok: true }] };
   let h = await curl('/healthz');

@@ -11,6 +11,8 @@ export interface OpsHandlerOptions {
   snapshot: () => Promise<StatusSnapshot>;
   /** Health of each service; /healthz answers 200 when ok, 503 otherwise. */
   health: () => HealthReport | Promise<HealthReport>;
+  /** Called before each /metrics scrape to refresh gauges computed on demand (pool use: setPoolGauges). */
+  onScrape?: () => void | Promise<void>;
   /** Called when a request fails inside the handler (main.ts logs it as http.ops.error). */
   onError?: (err: Error, path: string) => void;
 }
@@ -42,6 +44,7 @@ export function createOpsHandler(opts: OpsHandlerOptions): (req: IncomingMessage
     }
     switch (path) {
       case '/metrics': {
+        await opts.onScrape?.();
         const text = await opts.registry.metrics();
         send(req, res, 200, opts.registry.contentType, text);
         return;

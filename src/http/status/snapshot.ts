@@ -26,6 +26,19 @@ export function poolUsage(subnets: readonly SubnetConfig[], leases: readonly Lea
   return out;
 }
 
+/** The shape of builderd_dhcp_leases (src/lib/metrics.ts): a gauge labelled by subnet and state. */
+interface PoolGauge {
+  set(labels: { subnet: string; state: string }, value: number): void;
+}
+
+/** Set builderd_dhcp_leases{subnet, state="used"|"free"} from poolUsage() (call it from onScrape). */
+export function setPoolGauges(gauge: PoolGauge, pools: readonly PoolStatus[]): void {
+  for (const p of pools) {
+    gauge.set({ subnet: p.subnet, state: 'used' }, p.used);
+    gauge.set({ subnet: p.subnet, state: 'free' }, p.free);
+  }
+}
+
 /**
  * Protocol and result of a file boot event from its kind: main.ts records `<proto>.file` for a file
  * served and `<proto>.<result>` otherwise ("tftp.not-found"); "tftp.transfer.done" and "http.get" are
