@@ -239,10 +239,13 @@ export function prepareSite(dir: string, assets: PxeAssets = ensurePxeAssets()):
   return { dir, artifacts, templates, state, assets };
 }
 
-/** Kernel command line of the journey; builderd.marker is echoed back by the initramfs. */
+/**
+ * Kernel command line of the journey; builderd.marker is echoed back by the initramfs.
+ * initrd=initrd.img is required on UEFI: the kernel's EFI stub loads the initrd by that name from
+ * iPXE's image store (Debian's iPXE, 2019, has no LoadFile2 initrd protocol); without it the kernel
+ * panics with "VFS: Unable to mount root fs" (seen here). BIOS iPXE passes the initrd itself.
+ */
 export function kernelArgs(token: string): string {
-  // initrd=initrd.img: the EFI stub of the kernel loads the initrd by that name from iPXE's image
-  // store (iPXE 2019 in Debian has no LoadFile2 initrd protocol); BIOS iPXE ignores it.
   return `initrd=initrd.img console=ttyS0 quiet panic=-1 builderd.marker=${token}`;
 }
 
@@ -379,29 +382,44 @@ export interface BootResult {
   /** ms from QEMU exec to the marker line (or to the end of the wait when !ok) */
   ms: number;
   milestones: Milestones;
+  /** serial console, one line each, prefixed with the seconds after QEMU start it was first seen */
   serial: string;
+  /** serial console as plain text (escapes, CRs and backspaces removed) */
+  text: string;
+  timeline: SerialLine[];
   markerLine?: string;
+  /** the VM powered itself off after the marker (poweroff -f in the initramfs) */
+  poweredOff: boolean;
   qemuLog: string;
   /** why the boot ended without the marker */
   reason?: string;
 }
 
 const MILESTONES: Array<[string, RegExp]> = [
-  ['firmware', /SeaBIOS|BdsDxe|UEFI|TianoCore|EFI stub|Booting from ROM|iPXE/],
-  ['ipxe-banner', /iPXE \d|iPXE initialising|iPXE 1\./],
-  ['firmware-pxe', /Start PXE over IPv4|PXE-|Downloading NBP|Station IP address/],
+  ['seabios', /SeaBIOS \(version/],
+  ['ovmf-pxe', /Start PXE over IPv4/],
+  ['ovmf-nbp', /NBP file downloaded/],
+  ['ipxe-banner', /iPXE \d\.\d/],
   ['ipxe-dhcp', /Configuring \(net\d/],
-  ['ipxe-bound', /net\d: 10\.99\.0\.\d+\//],
-  ['script', /builderd-e2e script|\.ipxe\.{3}|\.ipxe\s*ok/],
-  ['kernel-fetch', /vmlinuz\.{3}|vmlinuz\s*ok/],
-  ['initrd-fetch', /initrd\.img\.{3}|initrd\.img\s*ok/],
+  ['script', /builderd-e2e script|\.ipxe\.{3} ok/],
+  ['kernel', /vmlinuz\.{3} ok/],
+  ['initrd', /initrd\.img\.{3} ok/],
   ['marker', new RegExp(MARKER_PREFIX)],
 ];
 
+/** One line of the serial console with the ms after QEMU start at which it was first seen. */
+export interface SerialLine {
+  ms: number;
+  text: string;
+}
+
 /** Strip ANSI escapes and CRs so the serial log reads as text. */
 export function cleanSerial(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Za-z0-9]/g, '').replace(/\r/g, '\n').replace(/\n{3,}/g, '\n\n');
+  let t = s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Za-z0-9]/g, '').replace(/\x1b[a-zA-Z=>]/g, '')
+    .replace(/\r\n/g, '\n').replace(/\r/g, '\n');
+  // a backspace erases the character before it (iPXE's countdown prompts)
+  for (let prev = ''; prev !== t;) { prev = t; t = t.replace(/[^\n\x08]\x08/g, ''); }
+  return t.replace(/\x08/g, '').replace(/\n{3,}/g, '\n\n');
 }
 
 /**
@@ -437,28 +455,42 @@ export async function bootVm(lab: Lab, site: Site | undefined, o: BootVmOptions)
   const t0 = performance.now();
   const qemu = lab.spawn(`qemu-${tag}`, argv);
   const milestones: Milestones = {};
-  let serial = '';
+  const timeline: SerialLine[] = [];
+  let text = '';
   let markerLine: string | undefined;
   const markerRe = new RegExp(`${MARKER_PREFIX} token=(\\S+).*`);
   let reason: string | undefined;
-  for (;;) {
-    const el = performance.now() - t0;
-    serial = readFileSync(serialPath, 'utf8');
-    const text = cleanSerial(serial);
-    for (const [k, re] of MILESTONES) if (milestones[k] === undefined && re.test(text)) milestones[k] = Math.round(el);
+  const poll = (): void => {
+    const el = Math.round(performance.now() - t0);
+    text = cleanSerial(readFileSync(serialPath, 'utf8'));
+    for (const [k, re] of MILESTONES) if (milestones[k] === undefined && re.test(text)) milestones[k] = el;
+    // complete lines get the time they were first seen; the unterminated last one waits
+    const lines = text.split('\n');
+    lines.pop();
+    const complete = lines.filter((l) => l.trim());
+    for (let i = timeline.length; i < complete.length; i++) timeline.push({ ms: el, text: complete[i]! });
     const m = markerRe.exec(text);
-    if (m && (o.token === undefined || m[1] === o.token)) { markerLine = m[0]; break; }
-    if (m && o.token !== undefined && m[1] !== o.token) { reason = `marker with the wrong token: ${m[0]} (want ${o.token})`; break; }
-    if (!qemu.running()) { reason = `qemu exited (code ${qemu.exitCode()}) before the marker`; break; }
+    if (m && !markerLine && !reason) {
+      if (o.token === undefined || m[1] === o.token) markerLine = m[0];
+      else reason = `marker with the wrong token: ${m[0]} (want ${o.token})`;
+    }
+  };
+  for (;;) {
+    poll();
+    const el = performance.now() - t0;
+    if (markerLine || reason) break;
+    if (!qemu.running()) { poll(); reason = markerLine ? undefined : `qemu exited (code ${qemu.exitCode()}) before the marker`; break; }
     if (el > timeoutMs) { reason = `no marker within ${timeoutMs} ms`; break; }
     await sleep(50);
   }
   const ms = markerLine ? (milestones.marker ?? Math.round(performance.now() - t0)) : Math.round(performance.now() - t0);
   // Give the VM a moment to power off by itself (proves poweroff works), then kill it regardless.
-  await waitFor(() => !qemu.running(), markerLine ? 5000 : 0, 50);
+  const poweredOff = markerLine ? await waitFor(() => !qemu.running(), 5000, 50) : false;
   await qemu.stop(500);
-  serial = readFileSync(serialPath, 'utf8');
-  return { ok: markerLine !== undefined, ms, milestones, serial: cleanSerial(serial), markerLine, qemuLog: qemu.output(), reason };
+  poll();
+  const rest = text.split('\n').filter((l) => l.trim()).slice(timeline.length);
+  const serial = [...timeline.map((l) => `${(l.ms / 1000).toFixed(2).padStart(7)}s ${l.text}`), ...rest.map((l) => `        ${l}`)].join('\n');
+  return { ok: markerLine !== undefined, ms, milestones, serial, text, timeline, markerLine, poweredOff, qemuLog: qemu.output(), reason };
 }
 
 /** A fresh random marker token. */
@@ -505,15 +537,15 @@ export async function bootToMarker(o: BootToMarkerOptions): Promise<BootToMarker
     const spec = o.server ?? 'standin';
     if (spec === 'standin') {
       server = await startStandIn(lab, site);
+    } else if (spec === 'builderd') {
+      server = await startBuilderd(lab, site, token);
     } else {
       const configPath = join(site.dir, 'builderd.yaml');
       writeFileSync(configPath, builderdConfig(site, { token }));
       const subst = (s: string): string => s.replace('{config}', configPath).replace('{site}', site.dir)
         .replace('{artifacts}', site.artifacts).replace('{templates}', site.templates).replace('{state}', site.state);
-      const argv = spec === 'builderd' ? builderdServeArgv(configPath) : spec.argv.map(subst);
       server = await startCommandServer(lab, {
-        name: spec === 'builderd' ? 'builderd' : spec.name ?? 'server',
-        argv, env: spec === 'builderd' ? undefined : spec.env,
+        name: spec.name ?? 'server', argv: spec.argv.map(subst), env: spec.env,
         ready: [['udp', 67], ['udp', 69], ['tcp', 80], ['udp', 53]],
       });
     }
@@ -528,9 +560,54 @@ export async function bootToMarker(o: BootToMarkerOptions): Promise<BootToMarker
   }
 }
 
-/** argv of `builderd serve` from this checkout (needs `npm run build`). */
+/**
+ * argv that runs the builderd CLI of this checkout: the TypeScript sources through tsx (always the
+ * current code), or dist/ when BUILDERD_E2E_ENTRY=dist (what `npm run build` produced).
+ */
+export function builderdArgv(...args: string[]): string[] {
+  if (process.env.BUILDERD_E2E_ENTRY === 'dist') return [process.execPath, join(REPO_ROOT, 'dist', 'cli', 'index.js'), ...args];
+  return [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'index.ts'), ...args];
+}
+
+/** argv of `builderd serve --config FILE`. */
 export function builderdServeArgv(configPath: string): string[] {
-  return [process.execPath, join(REPO_ROOT, 'dist', 'cli', 'index.js'), 'serve', '--config', configPath];
+  return builderdArgv('serve', '--config', configPath);
+}
+
+/** The iPXE template used when the checkout has no config/templates/default.ipxe (eta syntax). */
+export const FALLBACK_IPXE_TEMPLATE = `#!ipxe
+echo builderd-e2e script: mac \${net0/mac} ip \${net0/ip} platform \${platform}
+kernel <%= it.base_url %>/vmlinuz console=ttyS0 <%= it.vars.cmdline %>
+initrd <%= it.base_url %>/initrd.img
+boot
+`;
+
+/**
+ * Start `builderd serve` in the lab with builderdConfig(); the checkout's config/templates/default.ipxe
+ * is the boot template (FALLBACK_IPXE_TEMPLATE when there is none). Ready when :67, :69, :53 (UDP)
+ * and :80 (TCP) are bound.
+ */
+export async function startBuilderd(lab: Lab, site: Site, token: string): Promise<PxeServer & { configPath: string }> {
+  const repoTemplate = join(REPO_ROOT, 'config', 'templates', 'default.ipxe');
+  const tpl = join(site.templates, 'default.ipxe');
+  if (existsSync(repoTemplate)) copyFileSync(repoTemplate, tpl);
+  else writeFileSync(tpl, FALLBACK_IPXE_TEMPLATE);
+  const configPath = join(site.dir, 'builderd.yaml');
+  writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp }));
+  const server = await startCommandServer(lab, {
+    name: 'builderd',
+    argv: builderdServeArgv(configPath),
+    ready: [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
+    readyTimeoutMs: 60_000,
+  });
+  return { ...server, configPath };
+}
+
+/** Run a builderd CLI command against a config (outside the namespace: the control socket is a file). */
+export function builderdCli(configPath: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const [cmd, ...rest] = builderdArgv(...args, '--config', configPath);
+  const r = spawnSync(cmd!, rest, { encoding: 'utf8', timeout: 30_000, cwd: REPO_ROOT });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** Options of builderdConfig. */
@@ -586,7 +663,8 @@ boot_profiles:
     uefi: ipxe.efi
     ipxe: default.ipxe
     vars:
-      kernel_args: "${kernelArgs(o.token)}"
+      # appended to the kernel line by config/templates/default.ipxe (after console=ttyS0)
+      cmdline: "${kernelArgs(o.token)}"
       marker: "${o.token}"
 hosts:
   - name: provisioner-ph01
