@@ -2,7 +2,7 @@
 // Runs the test suites in order (fast first): unit, contract, integration, e2e.
 // Node 20's test runner does not find .ts files by itself, so the files are listed here explicitly,
 // and an empty list is an error (a run that tests nothing must not look green).
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,6 +21,7 @@ function walk(dir) {
   return out;
 }
 
+mkdirSync('test-output', { recursive: true });
 let passed = 0, failed = 0, skipped = 0;
 let files = 0;
 for (const s of suites) {

@@ -128,9 +128,9 @@ export const configSchema = z.strictObject({
       responses_per_second: z.number().int().min(0).default(0).describe('0 disables RRL'),
       slip: z.number().int().min(0).default(2),
       window: z.number().int().min(1).default(15),
-    }).default({ responses_per_second: 0, slip: 2, window: 15 }),
+    }).prefault({}),
     workers: z.number().int().min(0).default(0).describe('UDP worker processes (SO_REUSEPORT); 0 = in-process only'),
-  }),
+  }).prefault({}),
   dhcp: z.strictObject({
     interfaces: z.array(z.string()).default([]).describe('interfaces to serve; empty: every non-loopback one'),
     port: z.number().int().min(1).max(65534).default(67).describe('server port; clients use port + 1'),
@@ -140,14 +140,14 @@ export const configSchema = z.strictObject({
     proxy: z.boolean().default(false).describe('answer PXE as proxyDHCP (no addresses) on port and 4011'),
     max_packets_per_mac: z.number().int().min(0).default(20).describe('per-MAC packets per second; 0 = no limit'),
     subnets: z.array(subnetSchema).default([]),
-  }),
+  }).prefault({}),
   tftp: z.strictObject({
     listen: z.array(listen).default([]),
     max_transfers: z.number().int().min(1).default(200),
     max_per_client: z.number().int().min(1).default(16),
     max_blksize: z.number().int().min(8).max(65464).default(1468),
     max_windowsize: z.number().int().min(1).max(65535).default(64),
-  }).default({ listen: [], max_transfers: 200, max_per_client: 16, max_blksize: 1468, max_windowsize: 64 }),
+  }).prefault({}),
   http: z.strictObject({
     listen: z.array(listen).default([]),
     base_url: z.string().url().describe('written into boot files: names, not addresses'),
@@ -157,10 +157,10 @@ export const configSchema = z.strictObject({
   }),
   metrics: z.strictObject({
     listen: listen.optional().describe('Prometheus /metrics and /healthz'),
-  }).default({}),
+  }).prefault({}),
   store: z.strictObject({
     synchronous: z.enum(['normal', 'full']).default('normal').describe('SQLite synchronous: normal survives a crash, full also a power loss'),
-  }).default({ synchronous: 'normal' }),
+  }).prefault({}),
   boot_profiles: z.record(z.string(), bootProfileSchema).default({}),
   hosts: z.array(hostSchema).default([]),
   services: z.record(hostname, hostname).default({}).describe('<svc>.<mgmt_domain> CNAME the host'),

@@ -1,7 +1,9 @@
 /*
  * The ports through which services reach state. Everything here is free of SQLite specifics so that a
  * PostgreSQL adapter can implement the same contract (test/contract runs one battery against each).
- * Every method that writes resolves only once the write is durable (committed).
+ * Every method that writes resolves only once the write is durable (committed), and is not visible to reads
+ * before that; writes issued in one event-loop turn commit together (group commit, see store/README.md).
+ * Invalid input rejects with STORE_ERR_WRITE before anything is written.
  */
 
 export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
@@ -25,7 +27,7 @@ export interface Lease {
 }
 
 export interface LeaseStore {
-  /** Every lease row (any state). Used at start-up to build the in-memory index. */
+  /** Every lease row (any state), ordered by ip text. Used at start-up to build the in-memory index. */
   all(): Promise<Lease[]>;
   get(ip: string): Promise<Lease | undefined>;
   /** Insert or replace (keyed by ip) all leases in one transaction; resolves once durable. */
@@ -62,7 +64,7 @@ export interface ZoneStore {
   getSerial(zone: string): Promise<{ serial: number; hash: string } | undefined>;
   /** Set the serial and content hash, appending the diff for IXFR, in one transaction. */
   setSerial(zone: string, serial: number, hash: string, diff?: ZoneDiff): Promise<void>;
-  /** Diffs of a zone with fromSerial >= since, oldest first. */
+  /** Diffs of a zone with fromSerial >= since (RFC 1982 serial arithmetic, so a wrap is handled), oldest first. */
   diffsSince(zone: string, since: number): Promise<ZoneDiff[]>;
 }
 
@@ -76,6 +78,8 @@ export interface AuthorityState {
   /** A transition in progress (written before effects, cleared at the end): crash recovery reads it. */
   pending?: { direction: 'promote' | 'revert'; step: string; startedAt: number } | null;
   lastChecks?: unknown;
+  /** A transition announced ahead (`builderd authority plan`): DHCP hands out short leases meanwhile. */
+  planned?: { direction: 'promote' | 'revert'; at: number; leaseTime: number; by: string } | null;
 }
 
 export interface JournalEntry {

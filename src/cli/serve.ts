@@ -1,0 +1,34 @@
+import { startDaemon } from '../main.js';
+import { createLogger } from '../lib/logger.js';
+import { loadOrExit, EXIT } from './common.js';
+
+export const help = `builderd serve --config FILE [--log-format json|pretty] [--log-level LEVEL]
+  Run the daemon: DNS, DHCP, TFTP, HTTP, metrics and the control socket as configured.
+  SIGTERM/SIGINT shut down cleanly; SIGHUP reloads after validating (the old config stays on error).`;
+
+export async function run(flags: Record<string, string | boolean>, configFile: string): Promise<number> {
+  loadOrExit(configFile); // exit 2 with every issue before anything starts
+  const format = flags['log-format'] === 'pretty' ? 'pretty' : 'json';
+  const logger = createLogger({ format, ...(typeof flags['log-level'] === 'string' ? { level: flags['log-level'] } : {}) });
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  try {
+    daemon = await startDaemon({ configFile, logger });
+  } catch (e) {
+    logger.fatal({ event: 'daemon.start.failed', err: (e as Error).message, code: (e as { code?: string }).code }, 'builderd could not start');
+    logger.flush?.();
+    return EXIT.FAIL;
+  }
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'daemon.signal', signal: sig }, 'stopping');
+    daemon.close().then(() => { logger.info({ event: 'daemon.stopped' }, 'stopped'); logger.flush?.(); setTimeout(() => process.exit(0), 20); },
+      (e: Error) => { logger.error({ event: 'daemon.stop.failed', err: e.message }, 'stop failed'); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => { void daemon.reload(); });
+  process.on('uncaughtException', (e) => { logger.fatal({ event: 'daemon.crash', err: e.stack }, 'uncaught exception'); logger.flush?.(); process.exit(70); });
+  return new Promise<number>(() => { /* runs until a signal */ });
+}

@@ -1,0 +1,258 @@
+import { mkdirSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { loadConfig, ConfigError } from './config/load.js';
+import type { Config } from './config/types.js';
+import { buildInventory, type Inventory } from './inventory/index.js';
+import type { Store, AuthorityState, BootEvent, Lease } from './store/ports.js';
+import type { BootEvent as FileEvent } from './lib/boot-event.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import type { AuthorityView } from './lib/authority-view.js';
+import { startControlServer, type ControlServer } from './control/server.js';
+import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from './boot/index.js';
+import { createTftpServer } from './tftp/server.js';
+import { createHttpServer } from './http/server.js';
+import { createDnsService, type DnsService } from './dns/service.js';
+import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
+
+/*
+ * The composition root: config → store → authority → inventory → services → sockets bound → ready.
+ * The only module that sees every folder.
+ */
+
+export interface DaemonOptions {
+  configFile: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Store to use instead of opening SQLite under paths.state (tests). */
+  store?: Store;
+}
+
+/** A running service as main sees it. */
+interface Running {
+  name: string;
+  close(): Promise<void>;
+  addresses(): unknown;
+  health(): { ok: boolean; detail?: string };
+}
+
+export interface Daemon {
+  config(): Config;
+  inventory(): Inventory;
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  /** Bound addresses by service name (port 0 resolved). */
+  addresses(): Record<string, unknown>;
+  authority: AuthorityView & { state(): AuthorityState; runner: AuthorityRunner };
+  /** Re-read the config; on any error keep the running one and return the issues. */
+  reload(): Promise<{ ok: boolean; errors?: string[] }>;
+  close(): Promise<void>;
+}
+
+/** Start builderd from a config file. Resolves once every configured listener is bound. */
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const t0 = performance.now();
+  const logger = opts.logger ?? createLogger();
+  const clock = opts.clock ?? systemClock;
+  let { config } = loadConfig(opts.configFile);
+  let inventory = buildInventory(config);
+  const metrics = createMetrics(true);
+
+  mkdirSync(config.paths.state, { recursive: true, mode: 0o750 });
+  const store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+
+  // Authority: a fresh store starts in authority.initial at epoch 1; afterwards the store decides.
+  let auth = await store.authority.get();
+  if (!auth) {
+    const init: AuthorityState = { mode: config.authority.initial, epoch: 1, since: clock.now(), by: operator(), pending: null };
+    await store.authority.set(undefined, init, {
+      at: init.since, kind: 'authority.init', operator: init.by, host: osHostname(), detail: { mode: init.mode },
+    });
+    auth = init;
+  }
+  let authState: AuthorityState = auth;
+  const setAuthMetrics = () => {
+    metrics.authorityMode.reset();
+    metrics.authorityMode.set({ mode: authState.mode }, 1);
+    metrics.authorityEpoch.set(authState.epoch);
+  };
+  // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {};
+  const runner = createAuthorityRunner({
+    store, logger, clock,
+    config: () => config,
+    inventory: () => inventory,
+    onChange: (s) => { authState = s; setAuthMetrics(); },
+    probeDhcp: (ms) => effects.probeDhcp ? effects.probeDhcp(ms) : Promise.resolve([]),
+    ourServerIds: () => effects.ourServerIds?.() ?? [],
+    parseLeases: (text, now) => {
+      if (!effects.parseLeases) throw new Error('lease import is not available in this build');
+      return effects.parseLeases(text, now);
+    },
+    adoptLeases: (l) => effects.adoptLeases?.(l),
+  });
+  const authority: Daemon['authority'] = {
+    dhcpAuthoritative: () => authState.mode === 'bootstrap',
+    siteDnsAuthoritative: () => authState.mode === 'bootstrap',
+    mode: () => authState.mode,
+    epoch: () => authState.epoch,
+    state: () => authState,
+    runner,
+  };
+  setAuthMetrics();
+  // A transition a crash interrupted after its flip is finished before anything answers.
+  authState = (await runner.recoverOnStart()).state;
+  setAuthMetrics();
+
+  const running: Running[] = [];
+  const recordBootEvent = (e: BootEvent) => {
+    store.bootEvents.record([e]).catch((err: Error) => logger.warn({ event: 'store.boot_event.failed', err: err.message }, 'boot event not recorded'));
+  };
+  // File events (TFTP/HTTP) carry the client address; the boot journey is keyed by MAC.
+  const macOfIp = (ip: string): string | undefined =>
+    inventory.reservations.find((r) => r.ip === ip)?.mac ?? leaseMacOfIp?.(ip);
+  let leaseMacOfIp: ((ip: string) => string | undefined) | undefined;
+  const recordFileEvent = (e: FileEvent) => {
+    const peer = e.peer.replace(/^::ffff:/, '');
+    const mac = macOfIp(peer);
+    if (!mac) return;
+    recordBootEvent({
+      at: clock.now(), mac, kind: `${e.proto}.${e.result === 'ok' ? 'file' : e.result}`, ip: peer, file: e.path, bytes: e.bytes, durationMs: e.ms,
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
+  };
+
+  // Boot files: one resolver, rebuilt on reload, reached by TFTP and HTTP through late-bound closures.
+  const makeResolver = () => createBootResolver({ config, reservations: inventory.reservations, boot: inventory.boot, logger });
+  let resolver: BootResolver = makeResolver();
+  const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
+
+  let dns: DnsService | undefined;
+  try {
+    if (config.dns.listen.length) {
+      dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
+      await dns.listen();
+      const d = dns;
+      running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });
+    }
+    if (config.tftp.listen.length) {
+      const tftp = await createTftpServer({
+        config, root: config.paths.artifacts, dynamic: tftpDynamic(liveResolver), logger, metrics, clock, onBootEvent: recordFileEvent,
+      });
+      await tftp.listen();
+      running.push({ name: 'tftp', close: () => tftp.close(), addresses: () => tftp.addresses(), health: () => ({ ok: true, detail: `${tftp.active()} transfers` }) });
+    }
+    if (config.http.listen.length) {
+      const http = await createHttpServer({
+        config, root: config.paths.artifacts, dynamic: httpDynamic(liveResolver), logger, metrics, onBootEvent: recordFileEvent,
+      });
+      await http.listen();
+      running.push({ name: 'http', close: () => http.close(), addresses: () => http.addresses(), health: () => ({ ok: true }) });
+    }
+  } catch (e) {
+    for (const r of running.reverse()) await r.close().catch(() => undefined);
+    await store.close();
+    throw e;
+  }
+
+  let dhcpLeases: (() => Lease[]) | undefined;
+  /** Inventory hosts with their interfaces, current lease and last boot journey. */
+  async function hostsView(key?: string) {
+    const k = key?.toLowerCase().replace(/-/g, ':');
+    const hosts = config.hosts.filter((h) => !k || h.name === key || h.interfaces.some((f) => f.mac === k));
+    const leases = dhcpLeases ? dhcpLeases() : await store.leases.all();
+    const out = [];
+    for (const h of hosts) {
+      const ifaces = [];
+      for (const f of h.interfaces) {
+        const r = inventory.reservations.find((x) => x.mac === f.mac);
+        const lease = leases.find((l) => l.mac === f.mac && (l.state === 'bound' || l.state === 'offered'));
+        ifaces.push({ name: f.name ?? null, mac: f.mac, ip: f.ip, fqdn: r?.fqdn, profile: inventory.boot.find((b) => b.mac === f.mac)?.profile ?? null, lease: lease ?? null, journey: await store.bootEvents.forMac(f.mac, 200) });
+      }
+      out.push({ name: h.name, mgmt: h.mgmt, boot: h.boot ?? null, interfaces: ifaces });
+    }
+    if (key && out.length === 0) {
+      // Not an inventory host: a MAC seen by DHCP still has a journey.
+      const journey = k ? await store.bootEvents.forMac(k, 200) : [];
+      if (journey.length) return [{ name: null, mgmt: false, boot: null, interfaces: [{ name: null, mac: k, ip: leases.find((l) => l.mac === k)?.ip ?? null, lease: leases.find((l) => l.mac === k) ?? null, journey }] }];
+    }
+    return out;
+  }
+
+  const control: ControlServer = await startControlServer(config.control.socket, logger);
+  const daemon: Daemon = {
+    config: () => config,
+    inventory: () => inventory,
+    store, metrics, logger, authority,
+    addresses: () => Object.fromEntries(running.map((r) => [r.name, r.addresses()])),
+    async reload() {
+      try {
+        const next = loadConfig(config.file);
+        config = next.config;
+        inventory = buildInventory(config);
+        resolver = makeResolver();
+        await dns?.setZones(inventory.zones);
+        logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
+        return { ok: true };
+      } catch (e) {
+        const errors = e instanceof ConfigError ? e.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path}: ${i.message}`) : [(e as Error).message];
+        logger.error({ event: 'config.reload.failed', errors }, 'reload refused; the running configuration is kept');
+        return { ok: false, errors };
+      }
+    },
+    async close() {
+      logger.info({ event: 'daemon.stopping' }, 'shutting down');
+      await control.close();
+      for (const r of running.reverse()) await r.close().catch(() => undefined);
+      await store.close();
+    },
+  };
+
+  control.handle('status', () => ({
+    version: VERSION,
+    pid: process.pid,
+    config: config.file,
+    uptime_s: Math.round(process.uptime()),
+    authority: authState,
+    services: Object.fromEntries(running.map((r) => [r.name, { ...r.health(), addresses: r.addresses() }])),
+  }));
+  control.handle('reload', () => daemon.reload());
+  control.handle('authority.status', async () => ({ ...(await runner.status()), journal: await store.journal.list(5) }));
+  control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
+  control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
+  control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('dns.serials', () => Object.fromEntries(inventory.zones.map((z) => [z.origin, dns?.serial(z.origin) ?? null])));
+  control.handle('leases', async () => (dhcpLeases ? dhcpLeases() : await store.leases.all()));
+  control.handle('hosts', async (a) => hostsView(typeof a['key'] === 'string' ? a['key'] : undefined));
+  control.handle('backup', async (a) => {
+    if (typeof a['file'] !== 'string' || !a['file'].startsWith('/')) throw new Error('backup needs an absolute file path');
+    await store.backup(a['file']);
+    logger.info({ event: 'store.backup', file: a['file'] }, 'store backed up');
+    return { file: a['file'] };
+  });
+  control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
+
+  const ms = Math.round(performance.now() - t0);
+  logger.info({ event: 'daemon.ready', ms, config: config.file, mode: authState.mode, epoch: authState.epoch, addresses: daemon.addresses() }, 'builderd ready');
+  return daemon;
+}
+
+function transitionArgs(a: Record<string, unknown>) {
+  const lf = a['leaseFile'] as { name?: unknown; text?: unknown } | undefined;
+  return {
+    dryRun: a['dryRun'] === true,
+    force: a['force'] === true,
+    operator: typeof a['operator'] === 'string' ? a['operator'] : 'unknown',
+    ...(lf && typeof lf.text === 'string' ? { leaseFile: { name: String(lf.name ?? 'lease file'), text: lf.text } } : {}),
+  };
+}
+
+/** Who is acting: the sudo caller when there is one. */
+export function operator(): string {
+  return process.env['SUDO_USER'] || process.env['USER'] || process.env['LOGNAME'] || `uid:${process.getuid?.() ?? '?'}`;
+}
+
+export const VERSION = '0.1.0';
