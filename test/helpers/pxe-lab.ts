@@ -274,23 +274,24 @@ export interface PxeServer {
  * Firmware PXE clients (no user class iPXE) get ipxe.efi (arch 7/9) or undionly.kpxe over TFTP;
  * iPXE gets http://pxe.mgmt.example.net/boot/<mac>.ipxe with 175.176 (no-pxedhcp) = 1.
  */
-export async function startStandIn(lab: Lab, site: Site): Promise<PxeServer> {
+export async function startStandIn(lab: Lab, site: Site, opts: { dhcpOnly?: boolean } = {}): Promise<PxeServer> {
+  const dhcpOnly = opts.dhcpOnly ?? false;
   const baseUrl = `http://${LAB.pxeName}`;
   const bootDir = join(site.artifacts, 'boot');
   mkdirSync(bootDir, { recursive: true });
   const script = join(bootDir, `${LAB.vmMac}.ipxe`);
   const setToken = (token: string): void => writeFileSync(script, ipxeScript(baseUrl, token));
-  setToken('none');
+  if (!dhcpOnly) setToken('none');
   const conf = join(site.dir, 'dnsmasq.conf');
   writeFileSync(conf, `# stand-in PXE server for the e2e journey (replaced by builderd serve)
 interface=${lab.bridge}
 bind-interfaces
-listen-address=${lab.serverIp}
+${dhcpOnly ? 'port=0' : `listen-address=${lab.serverIp}
 port=53
 no-resolv
 no-hosts
 address=/${LAB.pxeName}/${lab.serverIp}
-log-queries
+log-queries`}
 dhcp-range=${LAB.poolStart},${LAB.poolEnd},255.255.255.0,1h
 dhcp-host=${LAB.vmMac},${LAB.vmIp},${LAB.vmName},set:hv01
 dhcp-option=option:router,${LAB.gateway}
@@ -302,8 +303,8 @@ log-dhcp
 user=root
 group=root
 pid-file=${join(site.dir, 'dnsmasq.pid')}
-enable-tftp
-tftp-root=${site.artifacts}
+${dhcpOnly ? '' : `enable-tftp
+tftp-root=${site.artifacts}`}
 dhcp-userclass=set:ipxe,iPXE
 dhcp-match=set:efi64,option:client-arch,7
 dhcp-match=set:efi64,option:client-arch,9
@@ -312,20 +313,23 @@ dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi,,${lab.serverIp}
 dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe,,${lab.serverIp}
 dhcp-option=tag:ipxe,encap:175,176,1b
 `);
-  const dnsmasq = lab.spawn('dnsmasq', ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${conf}`]);
-  const http = lab.spawn('http', ['python3', '-u', '-m', 'http.server', '80', '--bind', lab.serverIp, '--directory', site.artifacts]);
-  const ok = await waitFor(() => lab.listening('udp', 67) && lab.listening('udp', 69) && lab.listening('udp', 53)
-    && lab.listening('tcp', 80), 10_000);
-  const events = (): string => `--- dnsmasq (DHCP/TFTP/DNS)\n${dnsmasq.output()}\n--- http\n${http.output()}`;
+  const dnsmasq = lab.spawn(dhcpOnly ? 'dnsmasq-dhcp' : 'dnsmasq', ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${conf}`]);
+  const http = dhcpOnly ? undefined
+    : lab.spawn('http', ['python3', '-u', '-m', 'http.server', '80', '--bind', lab.serverIp, '--directory', site.artifacts]);
+  const ok = await waitFor(() => lab.listening('udp', 67) && (dhcpOnly || (lab.listening('udp', 69) && lab.listening('udp', 53)
+    && lab.listening('tcp', 80))), 10_000);
+  const events = (): string => dhcpOnly ? `--- dnsmasq (DHCP only)\n${dnsmasq.output()}`
+    : `--- dnsmasq (DHCP/TFTP/DNS)\n${dnsmasq.output()}\n--- http\n${http?.output() ?? ''}`;
+  const stop = async (): Promise<void> => { await http?.stop(); await dnsmasq.stop(); };
   if (!ok) {
-    await http.stop(); await dnsmasq.stop();
+    await stop();
     throw new Error(`stand-in server did not start:\n${events()}`);
   }
   return {
-    name: 'standin(dnsmasq+python-http)',
+    name: dhcpOnly ? 'dnsmasq-dhcp' : 'standin(dnsmasq+python-http)',
     events,
-    setToken,
-    async stop() { await http.stop(); await dnsmasq.stop(); },
+    setToken: dhcpOnly ? () => undefined : setToken,
+    stop,
   };
 }
 
@@ -504,10 +508,11 @@ export interface BootToMarkerOptions {
   uefiPxe?: 'firmware' | 'rom';
   /**
    * Server to boot from: 'standin' (default: dnsmasq + python http.server), 'builderd'
-   * (`node dist/cli/index.js serve --config <site>/builderd.yaml`), or a command: argv run in the
+   * (`builderd serve --config <site>/builderd.yaml`), 'builderd+dnsmasq-dhcp' (builderd for DNS,
+   * TFTP and HTTP; dnsmasq for DHCP only), or a command: argv run in the
    * namespace, where `{config}`, `{site}`, `{artifacts}`, `{templates}` and `{state}` are replaced.
    */
-  server?: 'standin' | 'builderd' | { argv: string[]; env?: Record<string, string>; name?: string };
+  server?: 'standin' | 'builderd' | 'builderd+dnsmasq-dhcp' | { argv: string[]; env?: Record<string, string>; name?: string };
   /** router advertisements on the segment (default true; false shows iPXE's ~13 s IPv6 wait) */
   ra?: boolean;
   timeoutMs?: number;
@@ -537,8 +542,8 @@ export async function bootToMarker(o: BootToMarkerOptions): Promise<BootToMarker
     const spec = o.server ?? 'standin';
     if (spec === 'standin') {
       server = await startStandIn(lab, site);
-    } else if (spec === 'builderd') {
-      server = await startBuilderd(lab, site, token);
+    } else if (spec === 'builderd' || spec === 'builderd+dnsmasq-dhcp') {
+      server = await startBuilderd(lab, site, token, { dnsmasqDhcp: spec === 'builderd+dnsmasq-dhcp' });
     } else {
       const configPath = join(site.dir, 'builderd.yaml');
       writeFileSync(configPath, builderdConfig(site, { token }));
@@ -587,20 +592,35 @@ boot
  * is the boot template (FALLBACK_IPXE_TEMPLATE when there is none). Ready when :67, :69, :53 (UDP)
  * and :80 (TCP) are bound.
  */
-export async function startBuilderd(lab: Lab, site: Site, token: string): Promise<PxeServer & { configPath: string }> {
+export async function startBuilderd(lab: Lab, site: Site, token: string, opts: { dnsmasqDhcp?: boolean } = {}): Promise<PxeServer & { configPath: string }> {
   const repoTemplate = join(REPO_ROOT, 'config', 'templates', 'default.ipxe');
   const tpl = join(site.templates, 'default.ipxe');
   if (existsSync(repoTemplate)) copyFileSync(repoTemplate, tpl);
   else writeFileSync(tpl, FALLBACK_IPXE_TEMPLATE);
   const configPath = join(site.dir, 'builderd.yaml');
-  writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp }));
+  // With dnsmasqDhcp, builderd's own DHCP (if any) is moved off port 67 and dnsmasq answers instead.
+  writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp, dhcpPort: opts.dnsmasqDhcp ? 10067 : 67 }));
   const server = await startCommandServer(lab, {
     name: 'builderd',
     argv: builderdServeArgv(configPath),
-    ready: [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
+    ready: opts.dnsmasqDhcp ? [['udp', 69], ['udp', 53], ['tcp', 80]] : [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
     readyTimeoutMs: 60_000,
   });
-  return { ...server, configPath };
+  if (!opts.dnsmasqDhcp) return { ...server, configPath };
+  let dhcp: PxeServer;
+  try {
+    dhcp = await startStandIn(lab, site, { dhcpOnly: true });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return {
+    name: 'builderd(dns,tftp,http)+dnsmasq(dhcp)',
+    configPath,
+    events: () => `${server.events()}\n${dhcp.events()}`,
+    setToken: () => undefined,
+    async stop() { await dhcp.stop(); await server.stop(); },
+  };
 }
 
 /** Run a builderd CLI command against a config (outside the namespace: the control socket is a file). */
@@ -613,6 +633,8 @@ export function builderdCli(configPath: string, ...args: string[]): { status: nu
 /** Options of builderdConfig. */
 export interface BuilderdConfigOptions {
   token: string;
+  /** DHCP server port (default 67) */
+  dhcpPort?: number;
   bridge?: string;
   serverIp?: string;
 }
@@ -642,7 +664,7 @@ dns:
   transfer_allow: ["127.0.0.0/8"]
 dhcp:
   interfaces: [${o.bridge ?? LAB.bridge}]
-  port: 67
+  port: ${o.dhcpPort ?? 67}
   lease_time: 1h
   subnets:
     - cidr: 10.99.0.0/24
