@@ -62,7 +62,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = createMetrics(true);
 
   mkdirSync(config.paths.state, { recursive: true, mode: 0o750 });
-  const store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  // The control socket first: a second daemon on the same config stops here, before it opens the store.
+  const control: ControlServer = await startControlServer(config.control.socket, logger);
+  let store: Store;
+  try {
+    store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
 
   // Authority: a fresh store starts in authority.initial at epoch 1; afterwards the store decides.
   let auth = await store.authority.get();
@@ -155,6 +163,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (e) {
     for (const r of running.reverse()) await r.close().catch(() => undefined);
     await store.close();
+    await control.close();
     throw e;
   }
 
@@ -182,7 +191,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     return out;
   }
 
-  const control: ControlServer = await startControlServer(config.control.socket, logger);
   const daemon: Daemon = {
     config: () => config,
     inventory: () => inventory,
