@@ -20,12 +20,15 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePxeAssets, fileSize, missingTools } from '../helpers/pxe-assets.js';
 import {
-  LAB, bootVm, builderdCli, createLab, newToken, prepareSite, startBuilderd, startRouterAdvertisements, startStandIn,
+  LAB, bootVm, builderdCli, createLab, newToken, prepareSite, startBuilderd, startCapture, startRouterAdvertisements, startStandIn,
   type BootMode, type BootResult, type Lab, type PxeServer, type Site,
 } from '../helpers/pxe-lab.js';
 
-const SERVER = (process.env.BUILDERD_E2E_SERVER ?? 'standin') as 'builderd' | 'builderd+dnsmasq-dhcp' | 'standin';
+const SERVER = (process.env.BUILDERD_E2E_SERVER ?? 'standin') as 'builderd' | 'builderd+dnsmasq-dhcp' | 'builderd+launcher-dhcp' | 'standin';
 const MARKER_BUDGET_MS = 120_000;
+/** BUILDERD_E2E_MODES="bios uefi" (default both) picks the firmware paths to boot. */
+const MODES = (process.env.BUILDERD_E2E_MODES ?? 'bios uefi').split(/[\s,]+/);
+const modeSkip = (m: BootMode): string | false => (MODES.includes(m) ? false : `BUILDERD_E2E_MODES=${MODES.join(' ')}`);
 const notRoot = process.getuid?.() !== 0 ? 'needs root: network namespaces, tap devices and ports 53/67/69/80' : false;
 
 function explain(r: BootResult, server: PxeServer | undefined): string {
@@ -49,7 +52,11 @@ describe('e2e: PXE journey in QEMU (TCG), BIOS and UEFI', { skip: notRoot, timeo
   let server: PxeServer | undefined;
   let configPath: string | undefined;
   let token = '';
-  let failed = false;
+  let failed = process.env.KEEP === '1';
+  /** Runs a test body; any failure keeps the work dir (serial logs, server logs, config) for a look. */
+  const keepOnFailure = <T>(fn: () => Promise<T> | T) => async (): Promise<T> => {
+    try { return await fn(); } catch (e) { failed = true; throw e; }
+  };
 
   before(async () => {
     const missing = missingTools();
@@ -58,11 +65,14 @@ describe('e2e: PXE journey in QEMU (TCG), BIOS and UEFI', { skip: notRoot, timeo
     lab = createLab();
     site = prepareSite(join(lab.workDir, 'site'), assets);
     await startRouterAdvertisements(lab);
+    if (process.env.BUILDERD_E2E_CAPTURE === '1') await startCapture(lab);
     token = newToken();
     if (SERVER === 'standin') {
       server = await startStandIn(lab, site);
     } else {
-      const b = await startBuilderd(lab, site, token, { dnsmasqDhcp: SERVER === 'builderd+dnsmasq-dhcp' });
+      const b = await startBuilderd(lab, site, token, {
+        dnsmasqDhcp: SERVER === 'builderd+dnsmasq-dhcp', launcherDhcp: SERVER === 'builderd+launcher-dhcp',
+      });
       server = b;
       configPath = b.configPath;
     }
@@ -79,7 +89,6 @@ describe('e2e: PXE journey in QEMU (TCG), BIOS and UEFI', { skip: notRoot, timeo
   async function journey(t: TestContext, mode: BootMode): Promise<BootResult> {
     assert.ok(lab && server, 'lab and server are up');
     const r = await bootVm(lab, site, { mode, token, timeoutMs: MARKER_BUDGET_MS });
-    if (!r.ok) failed = true;
     assert.ok(r.ok, explain(r, server));
     report(t, mode, r);
     assert.ok(r.ms < MARKER_BUDGET_MS, `marker after ${r.ms} ms, budget ${MARKER_BUDGET_MS} ms`);
@@ -94,22 +103,22 @@ describe('e2e: PXE journey in QEMU (TCG), BIOS and UEFI', { skip: notRoot, timeo
     return r;
   }
 
-  test('BIOS: SeaBIOS + iPXE ROM → DHCP (iPXE) → DNS → script, kernel, initrd over HTTP → marker', { timeout: 200_000 }, async (t) => {
+  test('BIOS: SeaBIOS + iPXE ROM → DHCP (iPXE) → DNS → script, kernel, initrd over HTTP → marker', { timeout: 200_000, skip: modeSkip('bios') }, (t) => keepOnFailure(async () => {
     const r = await journey(t, 'bios');
     assert.ok(r.milestones['seabios'] !== undefined, 'SeaBIOS ran');
     assert.equal(r.milestones['ovmf-pxe'], undefined);
     checkServerEvents(server!, 'bios');
-  });
+  })());
 
-  test('UEFI: OVMF firmware PXE (arch 7, no option ROM) → ipxe.efi over TFTP → iPXE → script → marker', { timeout: 200_000 }, async (t) => {
+  test('UEFI: OVMF firmware PXE (arch 7, no option ROM) → ipxe.efi over TFTP → iPXE → script → marker', { timeout: 200_000, skip: modeSkip('uefi') }, (t) => keepOnFailure(async () => {
     const r = await journey(t, 'uefi');
     assert.match(r.text, /Start PXE over IPv4/, "the firmware's own PXE ran (no iPXE ROM)");
     assert.match(r.text, /NBP filename is ipxe\.efi/, 'the firmware was given ipxe.efi');
     assert.match(r.text, /Features:.*\bEFI\b/, 'the chainloaded iPXE is the EFI build');
     checkServerEvents(server!, 'uefi');
-  });
+  })());
 
-  test('the boot events of hv01 are in the store and shown by `builderd hosts hv01`', { skip: SERVER === 'standin' ? 'needs builderd as the server' : false }, (t) => {
+  test('the boot events of hv01 are in the store and shown by `builderd hosts hv01`', { skip: SERVER === 'standin' ? 'needs builderd as the server' : false }, (t) => keepOnFailure(() => {
     assert.ok(configPath);
     const r = builderdCli(configPath, 'hosts', LAB.vmName, '--json');
     if (r.status !== 0 && /unknown command/.test(r.stderr)) {
@@ -138,7 +147,7 @@ describe('e2e: PXE journey in QEMU (TCG), BIOS and UEFI', { skip: notRoot, timeo
       for (const kind of ['dhcp.offer', 'dhcp.ack']) assert.ok(journey.some((e) => e.kind === kind), `journey has ${kind}:\n${r.stdout}`);
       assert.ok(iface.lease, 'hosts shows the lease of hv01');
     }
-  });
+  })());
 });
 
 /** One boot event as `builderd hosts --json` shows it. */

@@ -111,7 +111,7 @@ export interface Lab {
   serverIp: string;
   workDir: string;
   /** Start argv inside the namespace (own process group, output to workDir/<name>.log). */
-  spawn(name: string, argv: string[], env?: Record<string, string>): LabProcess;
+  spawn(name: string, argv: string[], env?: Record<string, string>, opts?: { stdinPipe?: boolean }): LabProcess;
   /** True when something listens on the port inside the namespace. */
   listening(proto: 'udp' | 'tcp', port: number): boolean;
   /** Stop every process the lab started, kill what remains in the namespace, delete it. */
@@ -167,12 +167,13 @@ export function createLab(opts: LabOptions = {}): Lab {
   const procs: LabProcess[] = [];
   return {
     ns, bridge, tap, serverIp, workDir,
-    spawn(name, argv, env) {
+    spawn(name, argv, env, opts) {
       const log = join(workDir, `${name}.log`);
       const fd = openSync(log, 'a');
       try {
         const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
-          detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env },
+          // stdinPipe: a server that stops when its stdin closes keeps running until stop()
+          detached: true, stdio: [opts?.stdinPipe ? 'pipe' : 'ignore', fd, fd], env: { ...process.env, ...env },
         });
         const p = track(name, child, log);
         procs.push(p);
@@ -213,6 +214,15 @@ export async function startRouterAdvertisements(lab: Lab): Promise<LabProcess> {
   await sleep(300);
   if (!p.running()) throw new Error(`radvd did not start: ${p.output()}`);
   return p;
+}
+
+/** Capture DHCP (and TFTP requests) on the bridge with tcpdump into workDir/dhcp.pcap, for a look after a failure. */
+export async function startCapture(lab: Lab): Promise<LabProcess & { pcap: string }> {
+  const pcap = join(lab.workDir, 'dhcp.pcap');
+  const p = lab.spawn('tcpdump', ['tcpdump', '-i', lab.bridge, '--immediate-mode', '-U', '-n', '-s', '0', '-w', pcap,
+    'udp port 67 or udp port 68 or udp port 69 or udp port 4011']);
+  await waitFor(() => existsSync(pcap) || !p.running(), 5000, 50);
+  return Object.assign(p, { pcap });
 }
 
 /** The site a server is given: artifacts, templates, a per-boot marker token. */
@@ -592,30 +602,45 @@ boot
  * is the boot template (FALLBACK_IPXE_TEMPLATE when there is none). Ready when :67, :69, :53 (UDP)
  * and :80 (TCP) are bound.
  */
-export async function startBuilderd(lab: Lab, site: Site, token: string, opts: { dnsmasqDhcp?: boolean } = {}): Promise<PxeServer & { configPath: string }> {
+export async function startBuilderd(lab: Lab, site: Site, token: string,
+  opts: { dnsmasqDhcp?: boolean; launcherDhcp?: boolean } = {}): Promise<PxeServer & { configPath: string }> {
   const repoTemplate = join(REPO_ROOT, 'config', 'templates', 'default.ipxe');
   const tpl = join(site.templates, 'default.ipxe');
   if (existsSync(repoTemplate)) copyFileSync(repoTemplate, tpl);
   else writeFileSync(tpl, FALLBACK_IPXE_TEMPLATE);
   const configPath = join(site.dir, 'builderd.yaml');
   // With dnsmasqDhcp, builderd's own DHCP (if any) is moved off port 67 and dnsmasq answers instead.
-  writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp, dhcpPort: opts.dnsmasqDhcp ? 10067 : 67 }));
+  const separateDhcp = opts.dnsmasqDhcp === true || opts.launcherDhcp === true;
+  writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp, dhcpPort: separateDhcp ? 10067 : 67 }));
   const server = await startCommandServer(lab, {
     name: 'builderd',
     argv: builderdServeArgv(configPath),
-    ready: opts.dnsmasqDhcp ? [['udp', 69], ['udp', 53], ['tcp', 80]] : [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
+    ready: separateDhcp ? [['udp', 69], ['udp', 53], ['tcp', 80]] : [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
     readyTimeoutMs: 60_000,
   });
-  if (!opts.dnsmasqDhcp) return { ...server, configPath };
+  if (!separateDhcp) return { ...server, configPath };
   let dhcp: PxeServer;
   try {
-    dhcp = await startStandIn(lab, site, { dhcpOnly: true });
+    if (opts.launcherDhcp) {
+      // builderd's DHCP service alone (test/helpers/dhcp-launcher.ts, memory store) on :67
+      const dhcpConfig = join(site.dir, 'builderd-dhcp.yaml');
+      writeFileSync(dhcpConfig, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp, dhcpPort: 67 }));
+      const p = lab.spawn('builderd-dhcp', [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test', 'helpers', 'dhcp-launcher.ts'),
+        '--config', dhcpConfig], undefined, { stdinPipe: true });
+      if (!(await waitFor(() => !p.running() || lab.listening('udp', 67), 30_000)) || !p.running()) {
+        await p.stop();
+        throw new Error(`dhcp-launcher did not start:\n${p.output()}`);
+      }
+      dhcp = { name: 'builderd-dhcp', events: () => `--- builderd dhcp (launcher)\n${p.output()}`, setToken: () => undefined, stop: () => p.stop() };
+    } else {
+      dhcp = await startStandIn(lab, site, { dhcpOnly: true });
+    }
   } catch (e) {
     await server.stop();
     throw e;
   }
   return {
-    name: 'builderd(dns,tftp,http)+dnsmasq(dhcp)',
+    name: `builderd(dns,tftp,http)+${dhcp.name}`,
     configPath,
     events: () => `${server.events()}\n${dhcp.events()}`,
     setToken: () => undefined,
