@@ -9,7 +9,7 @@
  *   the server sends ipxe.efi (package ipxe) over TFTP → that iPXE asks again with user class iPXE
  *   → the script as above (the chainload-loop test).
  *
- * Server: BUILDERD_E2E_SERVER=builderd (`builderd serve` from this checkout), builderd+dnsmasq-dhcp
+ * Server: BUILDERD_E2E_SERVER=builderd (default: `builderd serve` from this checkout), builderd+dnsmasq-dhcp
  * (builderd for DNS, TFTP and HTTP, dnsmasq for DHCP only) or standin (dnsmasq + python3 http.server).
  * A router advertisement on the segment (radvd) ends iPXE's IPv6 autoconfiguration wait (~13 s).
  * A run that misses its marker prints the serial console and the server's DHCP/TFTP/HTTP/DNS events.
@@ -24,7 +24,7 @@ import {
   type BootMode, type BootResult, type Lab, type PxeServer, type Site,
 } from '../helpers/pxe-lab.js';
 
-const SERVER = (process.env.BUILDERD_E2E_SERVER ?? 'standin') as 'builderd' | 'builderd+dnsmasq-dhcp' | 'builderd+launcher-dhcp' | 'standin';
+const SERVER = (process.env.BUILDERD_E2E_SERVER ?? 'builderd') as 'builderd' | 'builderd+dnsmasq-dhcp' | 'builderd+launcher-dhcp' | 'standin';
 const MARKER_BUDGET_MS = 120_000;
 /** BUILDERD_E2E_MODES="bios uefi" (default both) picks the firmware paths to boot. */
 const MODES = (process.env.BUILDERD_E2E_MODES ?? 'bios uefi').split(/[\s,]+/);
