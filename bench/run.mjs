@@ -29,7 +29,7 @@ const knobs = {
   rounds: Math.max(1, num('BENCH_ROUNDS', 3)),
   only: list('BENCH_ONLY', ['dns', 'dhcp', 'tftp', 'http', 'scale', 'pxe']),
   logLevel: env.BENCH_LOG_LEVEL ?? 'warn',
-  profile: env.BENCH_PROFILE !== '0',
+  profile: env.BENCH_PROFILE !== undefined ? env.BENCH_PROFILE !== '0' : !QUICK,
   // The whole run must end within this many seconds: PXE boots and profiles stop starting before it.
   budgetS: num('BENCH_BUDGET_S', QUICK ? 240 : 840),
   // DNS
@@ -58,11 +58,11 @@ const knobs = {
   scaleHosts: num('BENCH_SCALE_HOSTS', QUICK ? 2000 : 10000),
   scaleLeases: num('BENCH_SCALE_LEASES', QUICK ? 20000 : 100000),
   // PXE
-  pxeFirmwares: list('BENCH_PXE_FIRMWARES', ['bios', 'uefi']),
+  pxeFirmwares: list('BENCH_PXE_FIRMWARES', QUICK ? ['bios'] : ['bios', 'uefi']),
   pxeTimeoutS: Math.min(300, num('BENCH_PXE_TIMEOUT', 90)),
   pxeRounds: Math.max(1, num('BENCH_PXE_ROUNDS', QUICK ? 1 : 3)),  // cut short by BENCH_BUDGET_S
 };
-if (QUICK && env.BENCH_ROUNDS === undefined) knobs.rounds = 3;
+if (QUICK && env.BENCH_ROUNDS === undefined) knobs.rounds = 2;
 
 function machine() {
   let model = cpus()[0]?.model;
