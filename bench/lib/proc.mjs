@@ -219,3 +219,23 @@ export function listening(ns, port, proto = 'udp') {
   const r = spawnSync(a[0], a.slice(1), { encoding: 'utf8' });
   return (r.stdout || '').trim().length > 0;
 }
+
+/**
+ * Run fn(round) for round = 1..rounds, but start another round only if the previous one's duration
+ * still fits before ctx.mainDeadline (the first round always runs). Returns the rounds run.
+ */
+export async function roundsWithin(ctx, rounds, fn) {
+  let last = 0, done = 0;
+  for (let round = 1; round <= rounds; round++) {
+    if (round > 1 && ctx.mainDeadline && Date.now() + last > ctx.mainDeadline) {
+      log(`  rounds cut at ${done} of ${rounds}: the time budget (BENCH_BUDGET_S) would be exceeded`);
+      ctx.cutRounds = { done, of: rounds };
+      break;
+    }
+    const t0 = Date.now();
+    await fn(round);
+    last = Date.now() - t0;
+    done = round;
+  }
+  return done;
+}

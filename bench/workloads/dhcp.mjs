@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor, roundsWithin } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS_S = 'bbe-dhcp-s', NS_C = 'bbe-dhcp-c', IF_S = 'bbed-s', IF_C = 'bbed-c';
@@ -168,12 +168,13 @@ export async function dhcpWorkload(ctx) {
   };
 
   try {
-    for (let round = 1; round <= rounds; round++) {
+    await roundsWithin(ctx, rounds, async (round) => {
       for (const name of names) {
         if (res[name].error) continue;
         await once(name, round);
       }
-    }
+    });
+
   } finally {
     netnsDel(NS_C); netnsDel(NS_S);
   }

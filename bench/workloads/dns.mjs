@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
 import { builderdDnsParts, dnsDataset, dnsmasqRecords, MGMT, REV, SITE, writeQueries, writeZoneFiles } from '../lib/dataset.mjs';
-import { log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor, roundsWithin } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS = 'bbe-dns';
@@ -151,12 +151,13 @@ export async function dnsWorkload(ctx) {
   };
 
   try {
-    for (let round = 1; round <= rounds; round++) {
+    await roundsWithin(ctx, rounds, async (round) => {
       for (const name of names) {
         if (res[name].error && name === 'builderd') continue; // not available: do not retry every round
         await once(name, round);
       }
-    }
+    });
+
     for (const n of names) {
       const r = res[n];
       const runs = r.runs;

@@ -5,7 +5,7 @@ import { mkdirSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, startBg, stopBg, waitFor, roundsWithin } from '../lib/proc.mjs';
 import { median, prng } from '../lib/stats.mjs';
 import { randomFile } from './tftp.mjs';
 
@@ -139,12 +139,13 @@ http {
   };
 
   try {
-    for (let round = 1; round <= rounds; round++) {
+    await roundsWithin(ctx, rounds, async (round) => {
       for (const name of Object.keys(servers)) {
         if (res[name].error) continue;
         await once(name, round);
       }
-    }
+    });
+
   } finally {
     netnsDel(NS);
   }

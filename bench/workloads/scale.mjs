@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baseConfig, ROOT, rssOf, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
 import { scaleHosts } from '../lib/dataset.mjs';
-import { log, netnsDel, netnsNew, run, sleep } from '../lib/proc.mjs';
+import { log, netnsDel, netnsNew, run, sleep, roundsWithin } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS = 'bbe-scale';
@@ -69,7 +69,7 @@ export async function scaleWorkload(ctx) {
 
   netnsNew(NS);
   try {
-    for (let round = 1; round <= rounds && !r.error; round++) await once(round);
+    await roundsWithin(ctx, rounds, async (round) => { if (!r.error) await once(round); });
   } finally {
     netnsDel(NS);
   }

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atftpdBinary } from '../lib/apt.mjs';
 import { baseConfig, startBuilderd, stopBuilderd } from '../lib/builderd.mjs';
-import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor } from '../lib/proc.mjs';
+import { listening, log, monoUs, netnsDel, netnsNew, run, sh, startBg, stopBg, waitFor, roundsWithin } from '../lib/proc.mjs';
 import { median } from '../lib/stats.mjs';
 
 const NS_S = 'bbe-tftp-s', NS_C = 'bbe-tftp-c', DEV_S = 'bbew-s', DEV_C = 'bbew-c';
@@ -134,12 +134,13 @@ export async function tftpWorkload(ctx) {
   };
 
   try {
-    for (let round = 1; round <= rounds; round++) {
+    await roundsWithin(ctx, rounds, async (round) => {
       for (const name of Object.keys(servers)) {
         if (res[name].error) continue;
         await once(name, round);
       }
-    }
+    });
+
   } finally {
     await stopBg(link);
     netnsDel(NS_C); netnsDel(NS_S);
