@@ -31,7 +31,7 @@ const knobs = {
   logLevel: env.BENCH_LOG_LEVEL ?? 'warn',
   profile: env.BENCH_PROFILE !== undefined ? env.BENCH_PROFILE !== '0' : !QUICK,
   // The whole run must end within this many seconds: PXE boots and profiles stop starting before it.
-  budgetS: num('BENCH_BUDGET_S', QUICK ? 240 : 840),
+  budgetS: num('BENCH_BUDGET_S', QUICK ? 300 : 840),
   // DNS
   dnsSeconds: Math.min(60, num('BENCH_DNS_SECONDS', QUICK ? 2 : 10)),
   dnsClients: num('BENCH_DNS_CLIENTS', 10),

@@ -40,13 +40,13 @@ export async function pxeWorkload(ctx) {
     const line = r.stdout.trim().split('\n').pop() ?? '';
     try { return JSON.parse(line); } catch { return { ok: false, reason: `driver: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}` }; }
   };
-  const slowest = {}; // per firmware: ms of the slowest boot so far (60 s assumed before the first)
+  const slowest = {}; // per firmware: ms of the slowest boot so far (45 s assumed before the first)
   pairs: for (let round = 1; round <= rounds; round++) {
     for (const mode of knobs.pxeFirmwares) {
       // A firmware that failed once on either side is not repeated: each failure costs the whole timeout.
       if (res.builderd.failed?.[mode] || res.dnsmasq.failed?.[mode]) continue;
       // builderd and the reference boot as a pair; start a pair only if both fit in the time budget.
-      if (ctx.deadline && Date.now() + 2 * (slowest[mode] ?? 60_000) > ctx.deadline) {
+      if (ctx.deadline && Date.now() + 2 * (slowest[mode] ?? 45_000) > ctx.deadline) {
         out.footnotes = [`stopped before round ${round} (${mode}): the run's time budget (BENCH_BUDGET_S) would be exceeded`];
         break pairs;
       }
