@@ -179,6 +179,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       handed = true;
       const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: true });
       let sent = 0;
+      let accounted = false;
       stream.on('data', (chunk: Buffer | string) => {
         sent += chunk.length;
         if (!res.write(chunk)) {
@@ -187,6 +188,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         }
       });
       stream.on('end', () => {
+        accounted = true;
         metrics.httpBytes.inc(sent);
         if (sent < length) {
           // The file shrank under us: cut the connection so the client sees a short body, never a
@@ -201,10 +203,20 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       });
       stream.on('error', (err) => {
         logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: err.message });
+        if (!accounted) {
+          accounted = true;
+          metrics.httpBytes.inc(sent);
+          finish(req, res, t0, rawPath, false, `read error: ${err.message}`, 'error');
+        }
         res.destroy();
       });
       res.on('close', () => {
-        if (!res.writableFinished) stream.destroy();
+        if (accounted) return;
+        accounted = true;
+        // The client went away mid-body: stop reading, count it once.
+        stream.destroy();
+        metrics.httpBytes.inc(sent);
+        finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
       });
     } finally {
       if (!handed) await fh.close().catch(() => undefined);
