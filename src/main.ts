@@ -94,9 +94,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.authorityEpoch.set(authState.epoch);
   };
   // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
-  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {
-    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
-  };
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'adoptLeases'> = {};
   const runner = createAuthorityRunner({
     store, logger, clock,
     config: () => config,
@@ -104,10 +102,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onChange: (s) => { authState = s; setAuthMetrics(); },
     probeDhcp: (ms) => effects.probeDhcp ? effects.probeDhcp(ms) : Promise.resolve([]),
     ourServerIds: () => effects.ourServerIds?.() ?? [],
-    parseLeases: (text, now) => {
-      if (!effects.parseLeases) throw new Error('lease import is not available in this build');
-      return effects.parseLeases(text, now);
-    },
+    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
     adoptLeases: (l) => effects.adoptLeases?.(l),
   });
   const authority: Daemon['authority'] = {

@@ -127,6 +127,10 @@ function deleteNetns(ns: string): void {
   sh('ip', ['netns', 'del', ns], true);
 }
 
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 /** Options of createLab. */
 export interface LabOptions {
   ns?: string;
@@ -146,7 +150,16 @@ export function createLab(opts: LabOptions = {}): Lab {
   const serverIp = opts.serverIp ?? LAB.serverIp;
   const prefix = opts.prefix ?? LAB.prefix;
   const serverIp6 = opts.serverIp6 ?? LAB.serverIp6;
-  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'bqe-pxe-'));
+  // One lab per namespace name on the machine: a second run (another suite, a bench, a developer)
+  // must not tear down a lab that is booting. The lock holds the owner's PID; a dead owner's lab is
+  // reaped (its namespace and what runs in it).
+  const lock = join(tmpdir(), `builderd-lab-${ns}.pid`);
+  const owner = existsSync(lock) ? Number(readFileSync(lock, 'utf8').trim()) : 0;
+  if (owner > 0 && owner !== process.pid && pidAlive(owner)) {
+    throw new Error(`namespace ${ns} is in use by PID ${owner} (lock ${lock}); pass createLab({ ns, bridge, tap }) with other names`);
+  }
+  writeFileSync(lock, String(process.pid));
+  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), `${ns}-`));
   mkdirSync(workDir, { recursive: true });
   deleteNetns(ns);
   sh('ip', ['netns', 'add', ns]);
@@ -162,6 +175,7 @@ export function createLab(opts: LabOptions = {}): Lab {
     ipn('link', 'set', tap, 'up');
   } catch (e) {
     deleteNetns(ns);
+    rmSync(lock, { force: true });
     throw e;
   }
   const procs: LabProcess[] = [];
@@ -189,6 +203,7 @@ export function createLab(opts: LabOptions = {}): Lab {
     async destroy() {
       for (const p of procs.reverse()) await p.stop(1500);
       deleteNetns(ns);
+      if (existsSync(lock) && Number(readFileSync(lock, 'utf8').trim()) === process.pid) rmSync(lock, { force: true });
     },
   };
 }
@@ -528,6 +543,8 @@ export interface BootToMarkerOptions {
   timeoutMs?: number;
   /** keep the work dir (default: removed when the boot succeeded) */
   keep?: boolean;
+  /** namespace, bridge and tap names (default LAB: bqe-pxe, bqebr0, bqetap0) */
+  lab?: Pick<LabOptions, 'ns' | 'bridge' | 'tap' | 'workDir'>;
 }
 
 /** Result of bootToMarker. */
@@ -542,7 +559,7 @@ export interface BootToMarkerResult extends BootResult {
  * down again. Resolves with the time from QEMU start to the marker; rejects only on setup errors.
  */
 export async function bootToMarker(o: BootToMarkerOptions): Promise<BootToMarkerResult> {
-  const lab = createLab();
+  const lab = createLab(o.lab);
   let server: PxeServer | undefined;
   let ok = false;
   try {
@@ -556,7 +573,7 @@ export async function bootToMarker(o: BootToMarkerOptions): Promise<BootToMarker
       server = await startBuilderd(lab, site, token, { dnsmasqDhcp: spec === 'builderd+dnsmasq-dhcp' });
     } else {
       const configPath = join(site.dir, 'builderd.yaml');
-      writeFileSync(configPath, builderdConfig(site, { token }));
+      writeFileSync(configPath, builderdConfig(site, { token, bridge: lab.bridge, serverIp: lab.serverIp }));
       const subst = (s: string): string => s.replace('{config}', configPath).replace('{site}', site.dir)
         .replace('{artifacts}', site.artifacts).replace('{templates}', site.templates).replace('{state}', site.state);
       server = await startCommandServer(lab, {
@@ -617,6 +634,11 @@ export async function startBuilderd(lab: Lab, site: Site, token: string,
     argv: builderdServeArgv(configPath),
     ready: separateDhcp ? [['udp', 69], ['udp', 53], ['tcp', 80]] : [['udp', 67], ['udp', 69], ['udp', 53], ['tcp', 80]],
     readyTimeoutMs: 60_000,
+    // what the store holds for the VM, as the operator would see it
+    extraEvents: () => {
+      const h = builderdCli(configPath, 'hosts', LAB.vmName);
+      return `--- builderd hosts ${LAB.vmName} (exit ${h.status})\n${h.stdout}${h.stderr}`;
+    },
   });
   if (!separateDhcp) return { ...server, configPath };
   let dhcp: PxeServer;
