@@ -95,7 +95,7 @@ http {
       const ok = lines.filter((l) => l.startsWith('200 '));
       c = { bytes: ok.reduce((a, l) => a + Number(l.split(' ')[1]), 0), bad: P - ok.length, first: lines.find((l) => !l.startsWith('200 ')) ?? `${lines.length} of ${P} answered` };
       const done = ok.filter((l) => l === `200 ${size}`).length;
-      if (done < P && !only) res[name].notes.push(`round ${res[name].runs.par.length + 1} parallel: ${done}/${P} downloads finished within ${knobs.httpParSeconds} s`);
+      if (!only) (res[name].parDone ??= []).push(done);
     } else {
       outs = await Promise.all(plan.map((offs) => curl(offs.flatMap((o, i) => [...(i ? ['--next'] : []), '-s', '-r', `${o * MiB}-${o * MiB + MiB - 1}`, '-o', '/dev/null', '-w', curlFmt, url]))));
       c = check(outs, 206, MiB);
@@ -154,6 +154,8 @@ http {
   for (const r of Object.values(res)) {
     r.metrics = Object.fromEntries(Object.entries(r.runs).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)]));
     r.notes = r.notes.slice(0, 4);
+    if (r.parDone) r.notes.push(`whole-file downloads finished within the ${knobs.httpParSeconds} s of the parallel step: ${r.parDone.map((d) => `${d}/${P}`).join(', ')}`);
+    delete r.parDone;
   }
   return {
     title: 'HTTP',
