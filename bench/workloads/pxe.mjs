@@ -21,7 +21,7 @@ export async function pxeWorkload(ctx) {
   };
   const out = {
     title: 'PXE',
-    setup: `QEMU TCG, iPXE chainload, kernel and initrd, until the marker line on the serial console (test/helpers/pxe-lab.ts: the steps of its bootToMarker, in the bench's own namespace bbe-pxe; router advertisements on the segment), ${rounds} round(s), seconds from QEMU start. QEMU and the server are not pinned (QEMU needs both cores).`,
+    setup: `QEMU TCG, iPXE chainload, kernel and initrd, until the marker line on the serial console (test/helpers/pxe-lab.ts bootToMarker, in the bench's own lab names: netns bbe-pxe; router advertisements on the segment), ${rounds} round(s), seconds from QEMU start. QEMU and the server are not pinned (QEMU needs both cores).`,
     columns: knobs.pxeFirmwares.map((f) => ({ key: f, label: `${f.toUpperCase()} s`, digits: 2, lower: true })),
     servers: res,
   };
