@@ -140,6 +140,7 @@ async function main() {
       results.workloads[name] = { title: name, error: String(e.message ?? e), servers: {} };
     }
     results.workloads[name].seconds = Math.round((Date.now() - w0) / 1000);
+    results.workloads[name].loadavg = +loadavg()[0].toFixed(2);
     log(`== ${name} done in ${results.workloads[name].seconds} s`);
     write();
   };

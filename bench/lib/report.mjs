@@ -77,6 +77,8 @@ export function renderMarkdown(res) {
   L.push(`- **builderd:** ${res.builderd?.commit ?? '?'} (${res.builderd?.build ?? ''})`);
   L.push(`- **Method:** each server on CPU0 and the load generator on CPU1 (taskset), one worker each; builderd and the references alternate (A B A B …), ${res.knobs.rounds} rounds, medians; loopback or the run's own network namespaces (bbe-*) only.`);
   L.push(`- ${res.note}`);
+  const la = Math.max(m.loadavgStart?.[0] ?? 0, m.loadavgEnd?.[0] ?? 0, m.loadavgEnd?.[2] ?? 0);
+  if (la > 1.5) L.push(`- **This run was distorted by other work on the machine** (load average up to ${la} on ${m.nproc} CPUs while the bench itself keeps at most 2 busy): single rounds of the same server differ by up to 2× below, so read the medians as rough, and rerun on an idle machine before acting on a ratio within ±20 % of its goal.`);
   L.push('');
   L.push('## Targets');
   L.push('');
@@ -113,7 +115,7 @@ export function renderMarkdown(res) {
     }
     L.push('');
     if (w.footnotes?.length) { for (const f of w.footnotes) L.push(`- ${f}`); L.push(''); }
-    L.push(`(${w.seconds ?? '?'} s)`);
+    L.push(`(${w.seconds ?? '?'} s${w.loadavg !== undefined ? `; 1-minute load average at its end ${w.loadavg}` : ''})`);
     L.push('');
   }
   if (res.profiles?.length) {
