@@ -143,7 +143,8 @@ export function renderMarkdown(res) {
 export function renderSummary(res) {
   const m = res.machine;
   const L = [];
-  L.push(`Latest full run: ${res.date.slice(0, 10)}, ${m.nproc} × ${m.model}, ${m.os}, kernel ${m.kernel}, node ${m.node}, builderd ${res.builderd?.commit ?? '?'} (load average ${m.loadavgStart?.[0]} at start${m.loadavgStart?.[0] > 1 ? ': other work was running, which distorts absolute figures' : ''}). Server on one core, load generator on the other, medians of ${res.knobs.rounds} alternating rounds; full figures in [bench/results/latest.md](bench/results/latest.md).`);
+  const la = Math.max(m.loadavgStart?.[0] ?? 0, m.loadavgEnd?.[0] ?? 0, m.loadavgEnd?.[2] ?? 0);
+  L.push(`Latest full run: ${res.date.slice(0, 16).replace('T', ' ')} UTC, ${m.nproc} × ${m.model}, ${m.os}, kernel ${m.kernel}, node ${m.node}, builderd ${res.builderd?.commit ?? '?'}${la > 1.5 ? ` (load average up to ${la}: other work was running on the machine and distorted the figures)` : ''}. Server on one core, load generator on the other, medians of ${res.knobs.rounds} alternating rounds; full figures in [bench/results/latest.md](bench/results/latest.md).`);
   L.push('');
   L.push('| target | builderd | reference | ratio | result |');
   L.push('|---|---:|---:|---:|---|');
