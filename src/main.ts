@@ -34,6 +34,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Store to use instead of opening SQLite under paths.state (tests). */
   store?: Store;
+  /** The config already loaded from configFile (the CLI validated it first: no second parse). */
+  config?: Config;
 }
 
 /** A running service as main sees it. */
@@ -63,7 +65,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const t0 = performance.now();
   const logger = opts.logger ?? createLogger();
   const clock = opts.clock ?? systemClock;
-  let { config } = loadConfig(opts.configFile);
+  let config = opts.config ?? loadConfig(opts.configFile).config;
   let inventory = buildInventory(config);
   const metrics = createMetrics(true);
 
