@@ -1,0 +1,111 @@
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import { networkInterfaces } from 'node:os';
+import { AppError, ErrorCode } from '../lib/errors.js';
+
+/** One listening DHCP socket: bound to a device (SO_BINDTODEVICE) or a wildcard socket (iface null). */
+export interface DhcpSocket {
+  /** Interface the socket is bound to; null for the wildcard socket (dhcp.interfaces empty). */
+  iface: string | null;
+  port: number;
+  socket: dgram.Socket;
+}
+
+interface BindToDeviceAddon {
+  openUdp4(iface: string, address: string, port: number): number;
+  closeFd(fd: number): void;
+}
+
+let addon: BindToDeviceAddon | undefined;
+let addonError: Error | undefined;
+
+/**
+ * The native SO_BINDTODEVICE addon (native/bindtodevice, built by `npm install`/`npm run build:native`).
+ * Loaded lazily: it is needed only when dhcp.interfaces names devices.
+ */
+export function loadBindToDevice(): BindToDeviceAddon {
+  if (addon) return addon;
+  if (addonError) throw addonError;
+  const require = createRequire(import.meta.url);
+  const candidates = [
+    '../../native/bindtodevice/build/Release/bindtodevice.node',
+    '../../../native/bindtodevice/build/Release/bindtodevice.node',
+  ];
+  for (const c of candidates) {
+    try {
+      addon = require(new URL(c, import.meta.url).pathname) as BindToDeviceAddon;
+      return addon;
+    } catch (e) {
+      addonError = e as Error;
+    }
+  }
+  addonError = new AppError(ErrorCode.LISTEN_ERR,
+    `SO_BINDTODEVICE addon not built (run "npm run build:native"): ${addonError?.message ?? 'not found'}`);
+  throw addonError;
+}
+
+function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    sock.once('error', onError);
+    sock.bind(opts, () => {
+      sock.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Open a UDP socket on `port` bound to device `iface` (SO_BINDTODEVICE and SO_BROADCAST set in the
+ * addon before bind(2), so each served interface can have its own 0.0.0.0:port socket), or, with
+ * iface null, a plain 0.0.0.0:port socket (no addon needed).
+ */
+export async function openDhcpSocket(iface: string | null, port: number, address = '0.0.0.0'): Promise<DhcpSocket> {
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  if (iface === null) {
+    await bindSocket(socket, { port, address, exclusive: true });
+  } else {
+    const a = loadBindToDevice();
+    let fd: number;
+    try {
+      fd = a.openUdp4(iface, address, port);
+    } catch (e) {
+      socket.close();
+      throw new AppError(ErrorCode.LISTEN_ERR, `dhcp: cannot listen on ${iface} port ${port}: ${(e as Error).message}`);
+    }
+    try {
+      await bindSocket(socket, { fd });
+    } catch (e) {
+      a.closeFd(fd);
+      throw e;
+    }
+  }
+  socket.setBroadcast(true);
+  return { iface, port: socket.address().port, socket };
+}
+
+/** IPv4 addresses of an interface (all non-internal interfaces for null), read from the kernel. */
+export function interfaceAddresses(iface: string | null): string[] {
+  const all = networkInterfaces();
+  const out: string[] = [];
+  for (const [name, list] of Object.entries(all)) {
+    if (iface !== null && name !== iface) continue;
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv4') continue;
+      if (iface === null && a.internal) continue;
+      out.push(a.address);
+    }
+  }
+  return out;
+}
+
+/** Close a socket, resolving when closed (idempotent). */
+export function closeDhcpSocket(s: DhcpSocket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      s.socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
