@@ -14,6 +14,10 @@ import { startControlServer, type ControlServer } from './control/server.js';
 import { createBootResolver, tftpDynamic, httpDynamic, type BootResolver } from './boot/index.js';
 import { createTftpServer } from './tftp/server.js';
 import { createHttpServer } from './http/server.js';
+import { createDnsService, type DnsService } from './dns/service.js';
+import { createDhcpService, probeDhcp, type DhcpService } from './dhcp4/index.js';
+import { exportRouterConfig, EXPORT_FORMATS, type ExportFormat } from './authority/export/index.js';
+import { parseLeaseFile } from './authority/import/index.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -61,7 +65,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = createMetrics(true);
 
   mkdirSync(config.paths.state, { recursive: true, mode: 0o750 });
-  const store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  // The control socket first: a second daemon on the same config stops here, before it opens the store.
+  const control: ControlServer = await startControlServer(config.control.socket, logger);
+  let store: Store;
+  try {
+    store = opts.store ?? openSqliteStore({ dir: config.paths.state, synchronous: config.store.synchronous });
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
 
   // Authority: a fresh store starts in authority.initial at epoch 1; afterwards the store decides.
   let auth = await store.authority.get();
@@ -79,7 +91,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.authorityEpoch.set(authState.epoch);
   };
   // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
-  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {};
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {
+    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
+  };
   const runner = createAuthorityRunner({
     store, logger, clock,
     config: () => config,
@@ -129,7 +143,36 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let resolver: BootResolver = makeResolver();
   const liveResolver: BootResolver = { render: (kind, key, ip) => resolver.render(kind, key, ip) };
 
+  let dns: DnsService | undefined;
+  let dhcpLeases: (() => Lease[]) | undefined;
+  let dhcpService: DhcpService | undefined;
   try {
+    if (config.dns.listen.length) {
+      dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
+      await dns.listen();
+      const d = dns;
+      running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });
+    }
+    if (config.dhcp.subnets.length) {
+      const dhcp: DhcpService = await createDhcpService({
+        config, reservations: inventory.reservations, leases: store.leases, zones: store.zones, authority, logger, metrics, clock,
+        onDnsChange: () => { dns?.refreshDynamic().catch((e: Error) => logger.error({ event: 'dns.refresh.failed', err: e.message }, 'dynamic records not refreshed')); },
+        onBootEvent: recordBootEvent,
+      });
+      await dhcp.listen();
+      dhcpService = dhcp;
+      dhcpLeases = () => dhcp.leases();
+      leaseMacOfIp = (ip) => dhcp.leases().find((l) => l.ip === ip && l.state === 'bound')?.mac;
+      effects.ourServerIds = () => dhcp.addresses().map((a) => a.address);
+      effects.probeDhcp = async (ms) => {
+        const ifaces = config.dhcp.interfaces.length ? config.dhcp.interfaces : [undefined];
+        const all = await Promise.all(ifaces.map((iface) => probeDhcp({
+          ...(iface ? { iface } : {}), port: config.dhcp.port + 1, serverPort: config.dhcp.port, timeoutMs: ms,
+        }).then((offers) => offers.map((o) => ({ ...o, ...(iface ? { iface } : {}) })))));
+        return all.flat();
+      };
+      running.push({ name: 'dhcp', close: () => dhcp.close(), addresses: () => dhcp.addresses(), health: () => ({ ok: true, detail: `${dhcp.leases().filter((l) => l.state === 'bound').length} bound leases` }) });
+    }
     if (config.tftp.listen.length) {
       const tftp = await createTftpServer({
         config, root: config.paths.artifacts, dynamic: tftpDynamic(liveResolver), logger, metrics, clock, onBootEvent: recordFileEvent,
@@ -147,10 +190,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (e) {
     for (const r of running.reverse()) await r.close().catch(() => undefined);
     await store.close();
+    await control.close();
     throw e;
   }
 
-  let dhcpLeases: (() => Lease[]) | undefined;
+
   /** Inventory hosts with their interfaces, current lease and last boot journey. */
   async function hostsView(key?: string) {
     const k = key?.toLowerCase().replace(/-/g, ':');
@@ -174,7 +218,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     return out;
   }
 
-  const control: ControlServer = await startControlServer(config.control.socket, logger);
   const daemon: Daemon = {
     config: () => config,
     inventory: () => inventory,
@@ -186,6 +229,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         config = next.config;
         inventory = buildInventory(config);
         resolver = makeResolver();
+        await dns?.setZones(inventory.zones);
+        dhcpService?.setInventory(config, inventory.reservations);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
         return { ok: true };
       } catch (e) {
@@ -202,6 +247,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   };
 
+  const exportFiles = (format: ExportFormat) => exportFromStore(format, config, store, clock.now());
   control.handle('status', () => ({
     version: VERSION,
     pid: process.pid,
@@ -215,6 +261,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   control.handle('authority.promote', (a) => runner.promote(transitionArgs(a)));
   control.handle('authority.revert', (a) => runner.revert(transitionArgs(a)));
   control.handle('authority.plan', (a) => runner.plan(a['cancel'] ? null : (a['direction'] === 'revert' ? 'revert' : 'promote'), String(a['operator'] ?? 'unknown')));
+  control.handle('dns.serials', () => Object.fromEntries(inventory.zones.map((z) => [z.origin, dns?.serial(z.origin) ?? null])));
   control.handle('leases', async () => (dhcpLeases ? dhcpLeases() : await store.leases.all()));
   control.handle('hosts', async (a) => hostsView(typeof a['key'] === 'string' ? a['key'] : undefined));
   control.handle('backup', async (a) => {
@@ -222,6 +269,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await store.backup(a['file']);
     logger.info({ event: 'store.backup', file: a['file'] }, 'store backed up');
     return { file: a['file'] };
+  });
+  control.handle('export', async (a) => {
+    const format = String(a['format']) as ExportFormat;
+    if (!EXPORT_FORMATS.includes(format)) throw new Error(`unknown export format "${format}" (${EXPORT_FORMATS.join(', ')})`);
+    return exportFiles(format);
   });
   control.handle('authority.log', (a) => store.journal.list(typeof a['limit'] === 'number' ? a['limit'] : 100));
 
@@ -238,6 +290,23 @@ function transitionArgs(a: Record<string, unknown>) {
     operator: typeof a['operator'] === 'string' ? a['operator'] : 'unknown',
     ...(lf && typeof lf.text === 'string' ? { leaseFile: { name: String(lf.name ?? 'lease file'), text: lf.text } } : {}),
   };
+}
+
+/** The router's configuration from the same inventory and the live leases and serials of a store. */
+export async function exportFromStore(format: ExportFormat, config: Config, store: Store, now: number) {
+  const inventory = buildInventory(config);
+  const serials: Record<string, number> = {};
+  for (const z of inventory.zones) {
+    const s = await store.zones.getSerial(z.origin);
+    if (s) serials[z.origin] = s.serial;
+  }
+  const primary = config.dns.listen[0];
+  return exportRouterConfig(format, {
+    config, inventory, now, serials,
+    leases: await store.leases.all(),
+    dynamic: await store.zones.dynamicRecords(),
+    ...(primary ? { dnsPrimary: primary } : {}),
+  });
 }
 
 /** Who is acting: the sudo caller when there is one. */

@@ -23,10 +23,15 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
-/* openUdp4(iface: string, address: string, port: number): number (fd) */
+/*
+ * openUdp4(iface: string, address: string, port: number, rcvbuf?: number): number (fd)
+ * rcvbuf > 0: receive buffer size; SO_RCVBUFFORCE (CAP_NET_ADMIN) may exceed net.core.rmem_max, else
+ * SO_RCVBUF (capped by the kernel). A DHCP burst (perfdhcp, a rack powering on) overflows the default.
+ */
 static napi_value open_udp4(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t rcvbuf = 0;
   char iface[IFNAMSIZ + 1];
   char addr[64];
   size_t len = 0;
@@ -47,6 +52,11 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "port must be 0..65535");
     return NULL;
   }
+  if (argc >= 4) {
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t == napi_number) napi_get_value_int32(env, argv[3], &rcvbuf);
+  }
   struct sockaddr_in sin;
   memset(&sin, 0, sizeof sin);
   sin.sin_family = AF_INET;
@@ -64,6 +74,9 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
+  }
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* best effort */
   }
   if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
     int e = errno; close(fd); return throw_errno(env, "bind", e);

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => { const m = await import('./ops.js'); return { help: m.statusHelp, run: m.status, bool: ['json'] }; },
   backup: async () => { const m = await import('./ops.js'); return { help: m.backupHelp, run: m.backup }; },
   restore: async () => { const m = await import('./ops.js'); return { help: m.restoreHelp, run: m.restore, bool: ['force'] }; },
+  export: async () => ({ ...(await import('./export.js')), value: ['format', 'out'] }),
   authority: async () => ({ ...(await import('./authority.js')), bool: ['json', 'dry-run', 'force'], value: ['import-leases', 'limit'] }),
 };
 
@@ -37,6 +38,7 @@ commands:
   hosts        inventory hosts with lease and boot journey
   backup       consistent online copy of the store
   restore      put a backup in place (daemon stopped)
+  export       the router's configuration (kea, unbound, bind, dnsmasq, json)
   authority    status | promote | revert | plan | log — the builder/router authority transition
 
   builderd <command> --help   for a command's options

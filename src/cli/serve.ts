@@ -16,6 +16,7 @@ export async function run(flags: Record<string, string | boolean>, configFile: s
   } catch (e) {
     logger.fatal({ event: 'daemon.start.failed', err: (e as Error).message, code: (e as { code?: string }).code }, 'builderd could not start');
     logger.flush?.();
+    setTimeout(() => process.exit(EXIT.FAIL), 20);
     return EXIT.FAIL;
   }
   let stopping = false;

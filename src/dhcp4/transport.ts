@@ -12,7 +12,7 @@ export interface DhcpSocket {
 }
 
 interface BindToDeviceAddon {
-  openUdp4(iface: string, address: string, port: number): number;
+  openUdp4(iface: string, address: string, port: number, rcvbuf?: number): number;
   closeFd(fd: number): void;
 }
 
@@ -56,19 +56,28 @@ function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> 
 }
 
 /**
+ * Receive buffer asked for: DHCP arrives in bursts (a rack powering on, perfdhcp); the kernel default
+ * (~208 KiB) overflowed at 8k DORA/s here. The addon forces it past net.core.rmem_max when root.
+ */
+export const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
  * Open a UDP socket on `port` bound to device `iface` (SO_BINDTODEVICE and SO_BROADCAST set in the
  * addon before bind(2), so each served interface can have its own 0.0.0.0:port socket), or, with
  * iface null, a plain 0.0.0.0:port socket (no addon needed).
  */
 export async function openDhcpSocket(iface: string | null, port: number, address = '0.0.0.0'): Promise<DhcpSocket> {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  // With the addon the buffer is set on the fd (forced); dgram's own option would cap it at rmem_max again.
+  const socket = dgram.createSocket(iface === null
+    ? { type: 'udp4', reuseAddr: false, recvBufferSize: RECV_BUFFER_BYTES }
+    : { type: 'udp4', reuseAddr: false });
   if (iface === null) {
     await bindSocket(socket, { port, address, exclusive: true });
   } else {
     const a = loadBindToDevice();
     let fd: number;
     try {
-      fd = a.openUdp4(iface, address, port);
+      fd = a.openUdp4(iface, address, port, RECV_BUFFER_BYTES);
     } catch (e) {
       socket.close();
       throw new AppError(ErrorCode.LISTEN_ERR, `dhcp: cannot listen on ${iface} port ${port}: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
 /** A site config for the DHCP tests (10.99.0.0/24 direct, 10.99.1.0/24 through a relay). */
-export function dhcpSiteYaml(o: { dir: string; interfaces: string[]; port?: number; leaseTime?: string; proxy?: boolean; extra?: string }): string {
+export function dhcpSiteYaml(o: { dir: string; interfaces: string[]; port?: number; leaseTime?: string; proxy?: boolean; extra?: string; subnets?: string; maxPerMac?: number }): string {
   return `
 site: { name: lab, domain: lab.example.net, mgmt_domain: mgmt.example.net }
 paths: { state: ${o.dir}/state, artifacts: ${o.dir}/artifacts, templates: ${o.dir}/templates }
@@ -11,8 +11,9 @@ dhcp:
   port: ${o.port ?? 67}
   lease_time: ${o.leaseTime ?? '1h'}
   proxy: ${o.proxy ?? false}
+  max_packets_per_mac: ${o.maxPerMac ?? 20}
   subnets:
-    - cidr: 10.99.0.0/24
+${o.subnets ?? `    - cidr: 10.99.0.0/24
       pool: 10.99.0.100-10.99.0.199
       gateway: 10.99.0.1
       dns: [10.99.0.1]
@@ -20,7 +21,7 @@ dhcp:
     - cidr: 10.99.1.0/24
       pool: 10.99.1.100-10.99.1.150
       gateway: 10.99.1.1
-      dns: [10.99.0.1]
+      dns: [10.99.0.1]`}
 ${o.extra ?? ''}
 http: { listen: [], base_url: "http://pxe.mgmt.example.net:10080" }
 control: { socket: ${o.dir}/builderd.sock }

@@ -14,8 +14,9 @@ import { fixedAuthority } from '../../src/lib/authority-view.js';
 import { createMetrics } from '../../src/lib/metrics.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { systemClock } from '../../src/lib/clock.js';
-import type { LeaseStore, ZoneStore } from '../../src/store/ports.js';
-import { createStubStores } from './dhcp-stub-store.js';
+import type { Store } from '../../src/store/ports.js';
+import { createMemoryStore } from '../../src/store/memory/index.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,17 +31,11 @@ const { config } = loadConfig(values.config);
 const inv = buildInventory(config);
 const logger = createLogger({ destination: 2, level: process.env['BUILDERD_LOG_LEVEL'] ?? 'info' });
 const metrics = createMetrics();
-let leases: LeaseStore;
-let zones: ZoneStore;
-let closeStore = async (): Promise<void> => {};
-if (values.store === 'sqlite') {
-  const mod = await import('./dhcp-sqlite-store.js');
-  const s = mod.openTestSqliteStore(values.state ?? config.paths.state);
-  leases = s.leases; zones = s.zones; closeStore = s.close;
-} else {
-  const s = createStubStores();
-  leases = s.leases; zones = s.zones;
-}
+const store: Store = values.store === 'sqlite'
+  ? openSqliteStore({ dir: values.state ?? config.paths.state, synchronous: config.store.synchronous })
+  : createMemoryStore();
+const { leases, zones } = store;
+const closeStore = (): Promise<void> => store.close();
 const svc = await createDhcpService({
   config, reservations: inv.reservations, leases, zones,
   authority: fixedAuthority(values.mode === 'production' ? 'production' : 'bootstrap'),
@@ -54,7 +49,8 @@ rl.on('line', (line) => {
   void (async () => {
     if (line.trim() === 'dump') {
       const dropped = (await metrics.dropped.get()).values.map((v) => ({ reason: v.labels['reason'], n: v.value }));
-      process.stdout.write(`${JSON.stringify({ leases: svc.leases(), dynamic: await zones.dynamicRecords(), dropped })}\n`);
+      const messages = (await metrics.dhcpMessages.get()).values.map((v) => ({ type: v.labels['type'], direction: v.labels['direction'], n: v.value }));
+      process.stdout.write(`${JSON.stringify({ leases: svc.leases(), dynamic: await zones.dynamicRecords(), dropped, messages })}\n`);
     }
   })();
 });

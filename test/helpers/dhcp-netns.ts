@@ -52,7 +52,7 @@ export function tempDir(prefix = 'bdh-'): string {
 export interface Launched {
   child: ChildProcess;
   stderr: string[];
-  dump(): Promise<{ leases: { ip: string; mac: string; state: string; hostname: string | null; clientId: string | null }[]; dynamic: { name: string; type: string; data: string; owner: string }[]; dropped: { reason: string; n: number }[] }>;
+  dump(): Promise<{ leases: { ip: string; mac: string; state: string; hostname: string | null; clientId: string | null }[]; dynamic: { name: string; type: string; data: string; owner: string }[]; dropped: { reason: string; n: number }[]; messages: { type: string; direction: string; n: number }[] }>;
   stop(): Promise<void>;
 }
 
