@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { exampleYaml, scratch, spawnServe, type DaemonProcess } from '../helpers/daemon.js';
+import { scratch, spawnServe, type DaemonProcess } from '../helpers/daemon.js';
+import { siteYaml } from '../helpers/fault-site.js';
 import type { LiveJob, LiveOut } from './live-sender.js';
 
 export interface LiveResult { sent: number; ms: number; summary: string; findings: { kind: string; message: string; hex: string }[] }
@@ -26,9 +27,7 @@ function rssMb(pid: number): number {
 
 /** The site config of the live runs: config/example.yaml served on the namespace's address. */
 export function liveYaml(dir: string): string {
-  return exampleYaml(dir, (y) => y
-    .replace('listen: ["127.0.0.1:0"]', `listen: ["${SERVER}:10053"]`)
-    .replace('listen: ["127.0.0.1:0"]', `listen: ["${SERVER}:10069"]`)
+  return siteYaml(dir, (y) => y
     .replace('lease_time: 1h', 'lease_time: 1h\n  max_packets_per_mac: 0')
     // The probe's own reservation: a MAC no seed carries, so a fuzzed DECLINE/RELEASE cannot touch it.
     .replace('hosts:\n', 'hosts:\n  - name: bfz-probe\n    interfaces:\n      - { mac: "52:54:00:fe:00:99", ip: 10.99.0.99 }\n'));
