@@ -61,7 +61,7 @@ export class Forwarder {
       const answer = await this.ask(up, query);
       if (!answer) continue;
       // The answer must be for our question (RFC 5452 §9.1: ID and question match).
-      if (answer.length < questionEnd || !answer.subarray(4, questionEnd).equals(query.subarray(4, questionEnd))) continue;
+      if (answer.length < questionEnd || answer.readUInt16BE(4) !== 1 || !answer.subarray(12, questionEnd).equals(query.subarray(12, questionEnd))) continue;
       const out = Buffer.from(answer);
       query.copy(out, 0, 0, 2);
       this.store(key, out);
