@@ -1,0 +1,109 @@
+// Issue 10, faults: the store cannot be written while DHCP is serving (`builderd serve` in a
+// namespace, clients through a relay address). Read-only (the WAL made immutable with chattr +i, what
+// a read-only remount looks like even to root) and disk full (the state directory on a small tmpfs,
+// filled up). Either way: no ACK leaves for a lease that was not written, the failure is logged
+// (dhcp.store.failed, error level), DNS keeps answering, and once the disk is writable again the same
+// REQUEST is ACKed and survives a restart.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MessageType } from '../../src/dhcp4/codec/index.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { controlCall } from '../../src/control/client.js';
+import { faultSite, CLIENT, SERVER, type FaultSite } from '../helpers/fault-site.js';
+import { needsRoot, have } from '../helpers/netns.js';
+import { relayDiscover, relayRequest, serverIdOf } from '../helpers/relay-client.js';
+
+const skip = needsRoot('namespaces, chattr and tmpfs') || (!have('chattr') ? 'needs chattr (e2fsprogs)' : false);
+const PORT = 10067;
+
+interface Fault { name: string; prefix: string; setup?(stateDir: string): void; break(stateDir: string): void; heal(stateDir: string): void }
+
+const faults: Fault[] = [
+  {
+    name: 'read-only store (WAL immutable: chattr +i)',
+    prefix: 'bfz-ro',
+    break: (d) => execFileSync('chattr', ['+i', join(d, 'builderd.db-wal')]),
+    heal: (d) => execFileSync('chattr', ['-i', join(d, 'builderd.db-wal')]),
+  },
+  {
+    name: 'disk full (state directory on an 8 MB tmpfs, filled)',
+    prefix: 'bfz-full',
+    setup: (d) => execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0750', 'bfz-full', d]),
+    // Fill what is left; the WAL cannot grow by one more frame.
+    break: (d) => { try { execFileSync('dd', ['if=/dev/zero', `of=${join(d, 'filler')}`, 'bs=64k'], { stdio: 'ignore' }); } catch { /* ENOSPC: full */ } },
+    heal: (d) => execFileSync('rm', ['-f', join(d, 'filler')]),
+  },
+];
+
+for (const f of faults) {
+  describe(`store fault during DHCP: ${f.name}`, { skip, timeout: 90_000 }, () => {
+    let site: FaultSite;
+    let state = '';
+    let mounted = false;
+    before(async () => {
+      site = await faultSite(f.prefix, undefined, { start: false });
+      state = join(site.dir, 'var');
+      if (f.setup) { f.setup(state); mounted = true; }
+      await site.start();
+    });
+    after(async () => {
+      try { f.heal(state); } catch { /* already */ }
+      await site?.cleanup().catch(() => undefined);
+      if (mounted) { try { execFileSync('umount', ['-l', state]); } catch { /* gone with the dir */ } }
+    });
+
+    const ack = (mac: string, xid: number): { ip: string; types: (number | undefined)[] } => {
+      const offer = relayDiscover(site.ns.a, CLIENT, SERVER, PORT, mac, xid);
+      assert.ok(offer, `OFFER for ${mac}`);
+      const r = relayRequest(site.ns.a, CLIENT, SERVER, PORT, mac, xid + 1, offer.yiaddr, serverIdOf(offer), 1500);
+      return { ip: offer.yiaddr, types: r.map((x) => x.type) };
+    };
+    const dig = (): string => site.ns.exec(site.ns.a, ['dig', `@${SERVER}`, '-p', '10053', '+time=2', '+tries=1', 'hv01.lab.example.net', 'A']);
+
+    let okIp = '', failedIp = '';
+    it('healthy: a REQUEST is ACKed', () => {
+      const r = ack('52:54:00:bf:00:01', 0x1000);
+      assert.deepEqual(r.types, [MessageType.ACK]);
+      okIp = r.ip;
+      assert.ok(existsSync(join(state, 'builderd.db-wal')));
+    });
+
+    it('store unwritable: no ACK for the lease that was not written; dhcp.store.failed logged; DNS answers', async () => {
+      f.break(state);
+      const r = ack('52:54:00:bf:00:02', 0x2000);
+      failedIp = r.ip;
+      assert.ok(!r.types.includes(MessageType.ACK), `no ACK (got ${JSON.stringify(r.types)})`);
+      const line = await site.d.waitFor((l) => l['event'] === 'dhcp.store.failed', 5000);
+      assert.equal(line['level'], 50, 'logged as an error');
+      assert.match(String(line['msg']), /no ACK/);
+      assert.match(dig(), /status: NOERROR/);
+      // The daemon's view: the failed lease was rolled back, not left bound in memory.
+      const leases = await controlCall(join(site.dir, 'var/builderd.sock'), 'leases') as { ip: string; mac: string; state: string }[];
+      assert.ok(!leases.some((l) => l.mac === '52:54:00:bf:00:02' && l.state === 'bound'), 'not bound in memory');
+      assert.equal(site.d.child.exitCode, null, 'still running');
+    });
+
+    it('writable again: the client is ACKed; both ACKed leases are in the store after a restart, the refused one was never written', async () => {
+      f.heal(state);
+      const r = ack('52:54:00:bf:00:02', 0x3000);
+      assert.deepEqual(r.types, [MessageType.ACK]);
+      const healedIp = r.ip;
+      await site.d.stop('SIGKILL');
+      const store = openSqliteStore({ dir: state });
+      try {
+        const rows = await store.leases.all();
+        const bound = (mac: string) => rows.find((l) => l.mac === mac && l.state === 'bound');
+        assert.equal(bound('52:54:00:bf:00:01')?.ip, okIp);
+        assert.equal(bound('52:54:00:bf:00:02')?.ip, healedIp);
+        if (healedIp !== failedIp) assert.ok(!rows.some((l) => l.ip === failedIp && l.state === 'bound'), 'the refused lease was never written');
+      } finally {
+        await store.close();
+      }
+      await site.start();
+      assert.match(dig(), /status: NOERROR/);
+    });
+  });
+}
