@@ -47,7 +47,8 @@ export async function faultSite(prefix: string, patch?: (y: string) => string, o
       return site.d;
     },
     async cleanup() {
-      if (site.d) await site.d.stop('SIGKILL').catch(() => undefined);
+      // (DaemonProcess.stop() waits for an 'exit' that already happened when the child was SIGKILLed.)
+      if (site.d && site.d.child.exitCode === null && site.d.child.signalCode === null) await site.d.stop('SIGKILL').catch(() => undefined);
       ns.cleanup();
       s.cleanup();
     },
