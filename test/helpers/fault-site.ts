@@ -30,7 +30,7 @@ export interface FaultSite {
 }
 
 /** Namespaces, scratch directory and config; the daemon started unless `start: false`. */
-export async function faultSite(prefix: string, patch?: (y: string) => string, opts: { start?: boolean } = {}): Promise<FaultSite> {
+export async function faultSite(prefix: string, patch?: (y: string) => string, opts: { start?: boolean; args?: string[] } = {}): Promise<FaultSite> {
   const ns = createNetnsPair(prefix, `${CLIENT}/24`, `${SERVER}/24`);
   const s = scratch(prefix);
   ns.exec(ns.a, ['ip', 'addr', 'add', `${PROBE}/24`, 'dev', ns.ifA]);
@@ -42,7 +42,7 @@ export async function faultSite(prefix: string, patch?: (y: string) => string, o
   const site: FaultSite = {
     ns, dir: s.dir, file, d: undefined as unknown as DaemonProcess,
     async start() {
-      site.d = spawnServe(file, [], {}, ns.b);
+      site.d = spawnServe(file, opts.args ?? [], {}, ns.b);
       await site.d.waitFor((l) => l['event'] === 'daemon.ready', 20_000);
       return site.d;
     },
