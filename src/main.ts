@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/types.js';
 import { buildInventory, type Inventory } from './inventory/index.js';
@@ -112,6 +112,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     siteDnsAuthoritative: () => authState.mode === 'bootstrap',
     mode: () => authState.mode,
     epoch: () => authState.epoch,
+    leaseTimeCap: () => authState.planned?.leaseTime,
     state: () => authState,
     runner,
   };
@@ -163,7 +164,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       dhcpService = dhcp;
       dhcpLeases = () => dhcp.leases();
       leaseMacOfIp = (ip) => dhcp.leases().find((l) => l.ip === ip && l.state === 'bound')?.mac;
-      effects.ourServerIds = () => dhcp.addresses().map((a) => a.address);
+      // Any offer whose server identifier is one of this host's addresses is ours.
+      effects.ourServerIds = () => Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
+      effects.adoptLeases = (l) => dhcp.adopt(l);
       effects.probeDhcp = async (ms) => {
         const ifaces = config.dhcp.interfaces.length ? config.dhcp.interfaces : [undefined];
         const all = await Promise.all(ifaces.map((iface) => probeDhcp({

@@ -64,4 +64,7 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(parsed.flags, configFile, parsed.positionals);
 }
 
+// `builderd inventory | head`: a closed pipe ends the output, not the process with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, fail);

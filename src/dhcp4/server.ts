@@ -17,7 +17,7 @@ import {
   type BootAnswer, type ReplyDestination,
 } from './policy/index.js';
 import { LeaseAllocator, type ClientRef } from './allocator.js';
-import { closeDhcpSocket, interfaceAddresses, openDhcpSocket, type DhcpSocket } from './transport.js';
+import { closeDhcpSocket, interfaceAddresses, localAddressesByIface, openDhcpSocket, type DhcpSocket } from './transport.js';
 
 /** What the DHCP service needs; main.ts wires it. */
 export interface DhcpDeps {
@@ -48,10 +48,14 @@ export interface DhcpService {
   addresses(): { iface: string; address: string; port: number }[];
   /** Replace the inventory (config reload). */
   setInventory(config: Config, reservations: Reservation[]): void;
+  /** Take over leases another server handed out (authority revert --import-leases); already in the store. */
+  adopt(leases: readonly Lease[]): void;
   /** Every lease row the service knows (any state). */
   leases(): Lease[];
   close(): Promise<void>;
 }
+
+const EMPTY_OPTIONS: ReadonlyMap<number, Buffer> = new Map();
 
 /** Pending-offer bound (issue 10): outstanding OFFERs beyond this are refused and counted. */
 export const MAX_PENDING_OFFERS = 65536;
@@ -68,6 +72,8 @@ type ReplyKind = 'address' | 'proxy';
 /** Create the DHCPv4 service: loads the lease index from the store; call listen() to serve. */
 export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   const { logger, metrics, clock, authority } = deps;
+  /** Lease time handed out: the subnet's, shortened while a transition is planned (clients move at renewal). */
+  const leaseTimeOf = (subnet: { leaseTime: number }): number => Math.min(subnet.leaseTime, authority.leaseTimeCap?.() ?? Infinity);
   const log = logger.child({ svc: 'dhcp' });
   let config = deps.config;
   const allocator = new LeaseAllocator({
@@ -145,8 +151,13 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     });
   };
 
+  /** Addresses of the receiving interface: the device's, the bound address, or none (wildcard socket). */
+  const receivingAddresses = (ctx: Ctx): string[] =>
+    ctx.sock.iface !== null ? addressesOf(ctx.sock.iface) : ctx.sock.address !== '0.0.0.0' ? [ctx.sock.address] : [];
+
   /** Our address facing the client: the receiving interface's address in the subnet (option 54). */
   const serverIdFor = (ctx: Ctx, subnet: SubnetConfig | undefined): string | undefined => {
+    if (ctx.sock.address !== '0.0.0.0') return ctx.sock.address;
     const addrs = addressesOf(ctx.sock.iface);
     if (subnet) {
       const inSubnet = addrs.find((a) => subnetOf([subnet], a));
@@ -189,27 +200,59 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     proxy?: boolean;
   }
 
+  // Option values that are the same for every reply of a subnet / lease time / server address, built once.
+  let subnetCache = new Map<string, Map<number, Buffer>>();
+  const subnetOptions = (s: SubnetConfig): Map<number, Buffer> => {
+    let m = subnetCache.get(s.cidr);
+    if (!m) {
+      m = new Map<number, Buffer>();
+      m.set(Opt.SUBNET_MASK, ipsValue([intToIp(s.mask)]));
+      if (s.gateway) m.set(Opt.ROUTER, ipsValue([s.gateway]));
+      if (s.dns.length) m.set(Opt.DNS_SERVERS, ipsValue(s.dns));
+      if (s.domain) m.set(Opt.DOMAIN_NAME, textValue(s.domain));
+      m.set(Opt.BROADCAST, ipsValue([intToIp(s.broadcast)]));
+      subnetCache.set(s.cidr, m);
+    }
+    return m;
+  };
+  const leaseCache = new Map<number, [Buffer, Buffer, Buffer]>();
+  const leaseOptions = (seconds: number): [Buffer, Buffer, Buffer] => {
+    let v = leaseCache.get(seconds);
+    if (!v) {
+      const { t1, t2 } = leaseTimers(seconds);
+      v = [u32Value(seconds), u32Value(t1), u32Value(t2)];
+      leaseCache.set(seconds, v);
+    }
+    return v;
+  };
+  const sidCache = new Map<string, Buffer>();
+  const serverIdValue = (ip: string): Buffer => {
+    let v = sidCache.get(ip);
+    if (!v) { v = ipsValue([ip]); if (sidCache.size < 1024) sidCache.set(ip, v); }
+    return v;
+  };
+
   /** Build a reply (RFC 2131 §4.3.1 table 3): 53 and 54 first, requested options in 55's order, 82 echoed last. */
   const buildReply = (req: DhcpPacket, spec: ReplySpec, dest: ReplyDestination): Buffer => {
     const opts = new Map<number, Buffer>();
     opts.set(Opt.MESSAGE_TYPE, Buffer.from([spec.type]));
-    opts.set(Opt.SERVER_ID, ipsValue([spec.serverId]));
-    const available = new Map<number, Buffer>();
+    opts.set(Opt.SERVER_ID, serverIdValue(spec.serverId));
+    let available: ReadonlyMap<number, Buffer> = EMPTY_OPTIONS;
     if (spec.type !== MessageType.NAK) {
       if (spec.leaseSeconds !== undefined && !spec.noLease) {
-        const { t1, t2 } = leaseTimers(spec.leaseSeconds);
-        opts.set(Opt.LEASE_TIME, u32Value(spec.leaseSeconds));
-        opts.set(Opt.RENEWAL_T1, u32Value(t1));
-        opts.set(Opt.REBINDING_T2, u32Value(t2));
+        const t = leaseOptions(spec.leaseSeconds);
+        opts.set(Opt.LEASE_TIME, t[0]);
+        opts.set(Opt.RENEWAL_T1, t[1]);
+        opts.set(Opt.REBINDING_T2, t[2]);
       }
       const s = spec.subnet;
       if (s && !spec.proxy) {
-        available.set(Opt.SUBNET_MASK, ipsValue([intToIp(s.mask)]));
-        if (s.gateway) available.set(Opt.ROUTER, ipsValue([s.gateway]));
-        if (s.dns.length) available.set(Opt.DNS_SERVERS, ipsValue(s.dns));
-        if (s.domain) available.set(Opt.DOMAIN_NAME, textValue(s.domain));
-        available.set(Opt.BROADCAST, ipsValue([intToIp(s.broadcast)]));
-        if (spec.hostname) available.set(Opt.HOSTNAME, textValue(spec.hostname));
+        available = subnetOptions(s);
+        if (spec.hostname) {
+          const withName = new Map(available);
+          withName.set(Opt.HOSTNAME, textValue(spec.hostname));
+          available = withName;
+        }
       }
       // RFC 2132 §9.8: requested options in the client's order; mask, router, DNS and domain always.
       const prl = readParamRequestList(req.options);
@@ -331,7 +374,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     }
     const boot = bootFor(req, c.mac, subnet, serverId);
     const res = allocator.reservationAt(r.ip);
-    send(ctx, req, { type: MessageType.OFFER, yiaddr: r.ip, subnet, serverId, leaseSeconds: subnet.leaseTime, boot, hostname: res?.label });
+    send(ctx, req, { type: MessageType.OFFER, yiaddr: r.ip, subnet, serverId, leaseSeconds: leaseTimeOf(subnet), boot, hostname: res?.label });
     log.debug({ event: 'dhcp.offer', mac: c.mac, ip: r.ip, reserved: r.reserved, file: boot?.file }, 'offer');
     bootEvent('dhcp.offer', c.mac, r.ip, boot);
   };
@@ -341,7 +384,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     send(ctx, req, { type: MessageType.NAK, yiaddr: '0.0.0.0', serverId, message });
   };
 
-  const ours = (ctx: Ctx, ip: string): boolean => addressesOf(ctx.sock.iface).includes(ip) || addressesOf(null).includes(ip);
+  const ours = (ctx: Ctx, ip: string): boolean => ip === ctx.sock.address || addressesOf(ctx.sock.iface).includes(ip) || addressesOf(null).includes(ip);
 
   const onRequest = async (ctx: Ctx, req: DhcpPacket, subnet: SubnetConfig, serverId: string): Promise<void> => {
     const c = clientOf(req);
@@ -361,10 +404,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     }
     const res = allocator.reservationAt(ip);
     const hostname = res ? null : hostnameOf(req);
-    const b = allocator.bind(subnet, c, ip, subnet.leaseTime, hostname);
+    const b = allocator.bind(subnet, c, ip, leaseTimeOf(subnet), hostname);
     const boot = bootFor(req, c.mac, subnet, serverId);
     const ok = await persistThen(b.changed, b.rollback, () => {
-      send(ctx, req, { type: MessageType.ACK, yiaddr: ip, subnet, serverId, leaseSeconds: subnet.leaseTime, boot, hostname: res?.label });
+      send(ctx, req, { type: MessageType.ACK, yiaddr: ip, subnet, serverId, leaseSeconds: leaseTimeOf(subnet), boot, hostname: res?.label });
     });
     if (!ok) return;
     log.info({ event: 'dhcp.ack', mac: c.mac, ip, state, hostname, file: boot?.file }, 'ack');
@@ -412,7 +455,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   /** proxyDHCP (PXE spec; RFC 4578 clients): boot options only, no address. */
   const onProxy = (ctx: Ctx, req: DhcpPacket, type: number): boolean => {
     const mac = chaddrMac(req);
-    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: ctx.sock.iface ? addressesOf(ctx.sock.iface) : [] });
+    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: receivingAddresses(ctx) });
     const serverId = serverIdFor(ctx, subnet);
     if (!serverId) return false;
     const boot = bootFor(req, mac, subnet, serverId);
@@ -452,9 +495,8 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       if (!proxied) drop('fenced', { type: messageTypeName[type] });
       return;
     }
-    const subnet = selectSubnet(config.dhcp.subnets, {
-      giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: ctx.sock.iface ? addressesOf(ctx.sock.iface) : [],
-    }) ?? (ctx.sock.iface === null ? localSubnet() : undefined);
+    const subnet = selectSubnet(config.dhcp.subnets, { giaddr: req.giaddr, ciaddr: req.ciaddr, ifaceAddresses: receivingAddresses(ctx) })
+      ?? (ctx.sock.iface === null && ctx.sock.address === '0.0.0.0' ? localSubnet() : undefined);
     if (!subnet) { drop('no-subnet', { mac, giaddr: req.giaddr }); return; }
     const serverId = serverIdFor(ctx, subnet);
     if (!serverId) { drop('no-server-address'); return; }
@@ -505,6 +547,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   return {
+    adopt(leases) {
+      allocator.load(leases);
+      log.info({ event: 'dhcp.adopt', leases: leases.length }, 'imported leases adopted');
+    },
     async listen() {
       if (ownSockets) {
         const opened: DhcpSocket[] = [];
@@ -526,12 +572,22 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       log.info({ event: 'dhcp.listen', sockets: sockets.map((s) => ({ iface: s.iface, port: s.port })) }, 'DHCP listening');
     },
     addresses() {
-      return sockets.map((s) => ({ iface: s.iface ?? '*', address: s.socket.address().address, port: s.port }));
+      // The addresses clients see as our server identifier (option 54): the device's IPv4 addresses,
+      // the bound address, or, for the wildcard socket, every non-loopback IPv4 address.
+      const out: { iface: string; address: string; port: number }[] = [];
+      for (const s of sockets) {
+        if (s.address !== '0.0.0.0') { out.push({ iface: s.iface ?? '*', address: s.address, port: s.port }); continue; }
+        const byIface = localAddressesByIface(s.iface);
+        if (byIface.length === 0) out.push({ iface: s.iface ?? '*', address: s.address, port: s.port });
+        for (const [iface, address] of byIface) out.push({ iface, address, port: s.port });
+      }
+      return out;
     },
     setInventory(next, nextReservations) {
       config = next;
       reservations = nextReservations;
       applyInventory();
+      subnetCache = new Map();
       // A dynamic name that the inventory now owns is withdrawn.
       for (const [ip, name] of [...dnsByIp]) {
         const label = name.split('.')[0]!;

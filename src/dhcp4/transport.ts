@@ -7,6 +7,8 @@ import { AppError, ErrorCode } from '../lib/errors.js';
 export interface DhcpSocket {
   /** Interface the socket is bound to; null for the wildcard socket (dhcp.interfaces empty). */
   iface: string | null;
+  /** Local address bound (0.0.0.0 unless a test bound one address). */
+  address: string;
   port: number;
   socket: dgram.Socket;
 }
@@ -90,7 +92,7 @@ export async function openDhcpSocket(iface: string | null, port: number, address
     }
   }
   socket.setBroadcast(true);
-  return { iface, port: socket.address().port, socket };
+  return { iface, address, port: socket.address().port, socket };
 }
 
 /** IPv4 addresses of an interface (all non-internal interfaces for null), read from the kernel. */
@@ -104,6 +106,16 @@ export function interfaceAddresses(iface: string | null): string[] {
       if (iface === null && a.internal) continue;
       out.push(a.address);
     }
+  }
+  return out;
+}
+
+/** [iface, IPv4] pairs of one interface, or of every non-internal interface for null. */
+export function localAddressesByIface(iface: string | null): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (iface !== null && name !== iface) continue;
+    for (const a of list ?? []) if (a.family === 'IPv4' && (iface !== null || !a.internal)) out.push([name, a.address]);
   }
   return out;
 }

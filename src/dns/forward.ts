@@ -61,7 +61,7 @@ export class Forwarder {
       const answer = await this.ask(up, query);
       if (!answer) continue;
       // The answer must be for our question (RFC 5452 §9.1: ID and question match).
-      if (answer.length < questionEnd || answer.readUInt16BE(4) !== 1 || !answer.subarray(12, questionEnd).equals(query.subarray(12, questionEnd))) continue;
+      if (answer.length < questionEnd || answer.readUInt16BE(4) !== 1 || !sameQuestion(answer, query, questionEnd)) continue;
       const out = Buffer.from(answer);
       query.copy(out, 0, 0, 2);
       this.store(key, out);
@@ -108,4 +108,15 @@ export class Forwarder {
     for (const s of this.socks.values()) s.close();
     this.socks.clear();
   }
+}
+
+/** The question of `a` equals the one of `b` (RFC 4343: names compared case-insensitively). */
+function sameQuestion(a: Buffer, b: Buffer, end: number): boolean {
+  for (let i = 12; i < end; i++) {
+    let x = a[i]!, y = b[i]!;
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x !== y) return false;
+  }
+  return true;
 }

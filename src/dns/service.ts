@@ -91,9 +91,9 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   const tcpServers: TcpListener[] = [];
   let closed = false;
 
-  const counterChildren = new Map<string, { inc(): void }>();
+  const counterChildren = new Map<number, { inc(): void }>();
   function count(rcode: number, qtype: number, transport: 'udp' | 'tcp'): void {
-    const k = `${rcode}|${qtype}|${transport}`;
+    const k = (rcode * 65536 + qtype) * 2 + (transport === 'tcp' ? 1 : 0);
     let c = counterChildren.get(k);
     if (!c) {
       c = metrics.dnsQueries.labels({ rcode: rcodeName(rcode), qtype: typeName(qtype), transport });

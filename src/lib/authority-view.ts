@@ -9,6 +9,8 @@ export interface AuthorityView {
   siteDnsAuthoritative(): boolean;
   mode(): 'bootstrap' | 'production';
   epoch(): number;
+  /** While a transition is planned: the shortest lease DHCP may hand out (seconds). */
+  leaseTimeCap?(): number | undefined;
 }
 
 /** A fixed view (tests, or before the store is read). */

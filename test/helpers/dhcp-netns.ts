@@ -51,6 +51,8 @@ export function tempDir(prefix = 'bdh-'): string {
 /** A launched DHCP server (test/helpers/dhcp-launcher.ts inside a namespace). */
 export interface Launched {
   child: ChildProcess;
+  /** What the service's addresses() returned. */
+  ready: { iface: string; address: string; port: number }[];
   stderr: string[];
   dump(): Promise<{ leases: { ip: string; mac: string; state: string; hostname: string | null; clientId: string | null }[]; dynamic: { name: string; type: string; data: string; owner: string }[]; dropped: { reason: string; n: number }[]; messages: { type: string; direction: string; n: number }[] }>;
   stop(): Promise<void>;
@@ -70,11 +72,12 @@ export async function launch(ns: string, configText: string, dir: string, extra:
   child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); });
   const lines = createInterface({ input: child.stdout! });
   const waiting: ((l: string) => void)[] = [];
+  let readyList: Launched['ready'] = [];
   const ready = new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`launcher not ready: ${stderr.join('')}`)), 20_000);
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`launcher exited ${code}: ${stderr.join('')}`)); });
     lines.on('line', (l) => {
-      if (l.startsWith('READY ')) { clearTimeout(t); resolve(); return; }
+      if (l.startsWith('READY ')) { readyList = JSON.parse(l.slice(6)) as Launched['ready']; clearTimeout(t); resolve(); return; }
       const w = waiting.shift();
       if (w) w(l);
     });
@@ -82,6 +85,7 @@ export async function launch(ns: string, configText: string, dir: string, extra:
   await ready;
   return {
     child,
+    ready: readyList,
     stderr,
     dump: () => new Promise((resolve) => {
       waiting.push((l) => resolve(JSON.parse(l)));

@@ -81,6 +81,10 @@ case "$reason" in BOUND|RENEW|REBOOT|REBIND) ip addr replace $new_ip_address/24 
 
   const field = (line: string, k: string): string => (new RegExp(`${k}=([^ ]*)`).exec(line) ?? [])[1] ?? '';
 
+  it('addresses(): one SO_BINDTODEVICE socket per served interface, with its address (option 54)', () => {
+    assert.deepEqual(srv.ready, [{ iface: 'bdh-s', address: '10.99.0.1', port: 67 }, { iface: 'bdh-rs', address: '10.99.2.1', port: 67 }]);
+  });
+
   it('dhclient: reserved MAC gets its reservation with router, DNS and domain; renews and releases', async () => {
     const run = await dhclientRun('52:54:00:aa:00:10');
     const bound = run.events().find((l) => l.startsWith('BOUND'))!;
@@ -274,6 +278,19 @@ case "$1" in bound|renew) ip addr replace $ip/$mask dev $interface ;; deconfig) 
     assert.equal(ok.length, 1);
   });
 
+  const probe = (): { serverId: string; yiaddr: string; from: string }[] => JSON.parse(sh('ip', ['netns', 'exec', 'bdh-cli', process.execPath, '--import', 'tsx',
+    new URL('../helpers/dhcp-probe-run.ts', import.meta.url).pathname, JSON.stringify({ iface: 'bdh-c', port: 68, serverPort: 67, timeoutMs: 700 })]));
+
+  it('probeDhcp (authority checks) sees the server\'s OFFER and commits nothing', async () => {
+    setMac('52:54:00:dd:02:01');
+    const before = (await srv.dump()).leases.length;
+    const offers = probe();
+    assert.equal(offers.length, 1);
+    assert.equal(offers[0]!.serverId, '10.99.0.1');
+    assert.match(offers[0]!.yiaddr, /^10\.99\.0\.1[0-9][0-9]$/);
+    assert.equal((await srv.dump()).leases.length, before);
+  });
+
   it('fenced: in production mode nothing but proxyDHCP leaves', async () => {
     await srv.stop();
     const fenced = await launch('bdh-srv', dhcpSiteYaml({ dir, interfaces: ['bdh-s'], proxy: true }), dir, ['--mode', 'production']);
@@ -281,6 +298,7 @@ case "$1" in bound|renew) ip addr replace $ip/$mask dev $interface ;; deconfig) 
       const plain = clientPacket({ type: MessageType.DISCOVER, mac: '52:54:00:ff:00:01', xid: 0x501 });
       const r = craftExchange('bdh-cli', { bindAddress: '0.0.0.0', bindPort: 68, iface: 'bdh-c', dest: '255.255.255.255', destPort: 67, packets: [hex(plain)], waitMs: 600 });
       assert.equal(r.length, 0, 'no address offer when not authoritative');
+      assert.deepEqual(probe(), [], 'a probe sees no DHCP server');
       const p = exchange(pxeDiscover({ mac: '52:54:00:ff:00:02', arch: 0 }));
       assert.equal(p.yiaddr, '0.0.0.0', 'proxyDHCP: no address');
       assert.equal(p.file, 'undionly.kpxe');

@@ -38,13 +38,24 @@ function readIp(buf: Buffer, off: number): string {
 }
 
 function writeIp(buf: Buffer, off: number, ip: string): void {
-  const p = ip.split('.');
-  if (p.length !== 4) throw new RangeError(`bad IPv4 address: ${ip}`);
-  for (let i = 0; i < 4; i++) {
-    const n = Number(p[i]);
-    if (!Number.isInteger(n) || n < 0 || n > 255) throw new RangeError(`bad IPv4 address: ${ip}`);
-    buf[off + i] = n;
+  // Hand-rolled dotted-quad parse: this runs four times per reply on the hot path.
+  let part = 0;
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const ch = ip.charCodeAt(i);
+    if (ch === 46) {
+      if (digits === 0 || part > 2) throw new RangeError(`bad IPv4 address: ${ip}`);
+      buf[off + part++] = n; n = 0; digits = 0;
+    } else if (ch >= 48 && ch <= 57 && digits < 3) {
+      n = n * 10 + (ch - 48); digits++;
+      if (n > 255) throw new RangeError(`bad IPv4 address: ${ip}`);
+    } else {
+      throw new RangeError(`bad IPv4 address: ${ip}`);
+    }
   }
+  if (part !== 3 || digits === 0) throw new RangeError(`bad IPv4 address: ${ip}`);
+  buf[off + 3] = n;
 }
 
 function readCString(buf: Buffer, start: number, len: number): string {
@@ -54,10 +65,10 @@ function readCString(buf: Buffer, start: number, len: number): string {
 }
 
 /**
- * Walk one options area (RFC 2132 §2): PAD skipped, END stops. Appends to `out` (RFC 3396 §7:
- * repeated codes concatenate in order). Returns true when END was seen.
+ * Walk one options area (RFC 2132 §2): PAD skipped, END stops. Adds to `out`; a repeated code is
+ * concatenated to the earlier value(s) in order (RFC 3396 §7). Returns true when END was seen.
  */
-function walkOptions(buf: Buffer, start: number, end: number, out: Map<number, Buffer[]>, order: number[]): boolean {
+function walkOptions(buf: Buffer, start: number, end: number, out: Map<number, Buffer>, repeated: Map<number, Buffer[]>): boolean {
   let i = start;
   while (i < end) {
     const code = buf[i]!;
@@ -66,9 +77,14 @@ function walkOptions(buf: Buffer, start: number, end: number, out: Map<number, B
     if (i + 1 >= end) throw new DhcpDecodeError('option-length', `option ${code} at ${i}: no length byte`);
     const len = buf[i + 1]!;
     if (i + 2 + len > end) throw new DhcpDecodeError('option-length', `option ${code} at ${i}: length ${len} runs past the field`);
-    const parts = out.get(code);
     const value = buf.subarray(i + 2, i + 2 + len);
-    if (parts) parts.push(value); else { out.set(code, [value]); order.push(code); }
+    const prev = out.get(code);
+    if (prev === undefined) out.set(code, value);
+    else {
+      // Parts are gathered and joined once at the end: joining on every repeat would be quadratic.
+      const parts = repeated.get(code);
+      if (parts) parts.push(value); else repeated.set(code, [prev, value]);
+    }
     i += 2 + len;
   }
   return false;
@@ -82,27 +98,23 @@ export function decodeDhcp(buf: Buffer): DhcpPacket {
   const hlen = buf[2]!;
   if (hlen > 16) throw new DhcpDecodeError('hlen', `hlen ${hlen} over 16`);
   if (buf.readUInt32BE(BOOTP_FIXED) !== MAGIC_COOKIE) throw new DhcpDecodeError('cookie', 'bad magic cookie');
-  const parts = new Map<number, Buffer[]>();
-  const order: number[] = [];
-  const sawEnd = walkOptions(buf, 240, buf.length, parts, order);
+  const options = new Map<number, Buffer>();
+  const repeated = new Map<number, Buffer[]>();
+  const sawEnd = walkOptions(buf, 240, buf.length, options, repeated);
   if (!sawEnd) throw new DhcpDecodeError('no-end', 'options field has no END option');
   // RFC 2131 §4.1 / RFC 3396 §5: option 52 says file (1), sname (2) or both (3) carry more options; file first.
   let overload = 0;
-  const ov = parts.get(Opt.OVERLOAD);
+  const ov = repeated.has(Opt.OVERLOAD) ? Buffer.concat(repeated.get(Opt.OVERLOAD)!) : options.get(Opt.OVERLOAD);
   if (ov) {
-    const v = Buffer.concat(ov);
-    if (v.length !== 1 || v[0]! < 1 || v[0]! > 3) throw new DhcpDecodeError('option-length', 'option 52 must be one byte 1..3');
-    overload = v[0]!;
+    if (ov.length !== 1 || ov[0]! < 1 || ov[0]! > 3) throw new DhcpDecodeError('option-length', 'option 52 must be one byte 1..3');
+    overload = ov[0]!;
+    options.delete(Opt.OVERLOAD);
     // A missing END inside an overloaded field is tolerated: the field is padded to its end.
-    if (overload & 1) walkOptions(buf, 108, 236, parts, order);
-    if (overload & 2) walkOptions(buf, 44, 108, parts, order);
+    if (overload & 1) walkOptions(buf, 108, 236, options, repeated);
+    if (overload & 2) walkOptions(buf, 44, 108, options, repeated);
   }
-  const options = new Map<number, Buffer>();
-  for (const code of order) {
-    if (code === Opt.OVERLOAD) continue;
-    const p = parts.get(code)!;
-    options.set(code, p.length === 1 ? p[0]! : Buffer.concat(p));
-  }
+  for (const [code, parts] of repeated) options.set(code, Buffer.concat(parts));
+  options.delete(Opt.OVERLOAD);
   return {
     op,
     htype: buf[1]!,
@@ -122,19 +134,21 @@ export function decodeDhcp(buf: Buffer): DhcpPacket {
   };
 }
 
-/** Split one option into TLV bytes; values over 255 bytes become several instances (RFC 3396 §6). */
-function optionTlv(code: number, value: Buffer): Buffer {
-  if (value.length <= 255) {
-    const b = Buffer.allocUnsafe(2 + value.length);
-    b[0] = code; b[1] = value.length; value.copy(b, 2);
-    return b;
+/** Bytes an option takes on the wire, split into 255-byte instances (RFC 3396 §6). */
+function tlvLength(value: Buffer): number {
+  return value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
+}
+
+/** Write one option at `off` (split if over 255 bytes); returns the new offset. */
+function writeTlv(buf: Buffer, off: number, code: number, value: Buffer): number {
+  if (value.length === 0) { buf[off] = code; buf[off + 1] = 0; return off + 2; }
+  for (let at = 0; at < value.length; at += 255) {
+    const n = Math.min(255, value.length - at);
+    buf[off] = code; buf[off + 1] = n;
+    value.copy(buf, off + 2, at, at + n);
+    off += 2 + n;
   }
-  const chunks: Buffer[] = [];
-  for (let off = 0; off < value.length; off += 255) {
-    const part = value.subarray(off, Math.min(off + 255, value.length));
-    chunks.push(Buffer.from([code, part.length]), part);
-  }
-  return Buffer.concat(chunks);
+  return off;
 }
 
 export interface EncodeOptions {
@@ -158,35 +172,36 @@ export interface EncodeResult {
  */
 export function encodeDhcpEx(p: DhcpPacket, opts: EncodeOptions = {}): EncodeResult {
   const maxSize = Math.max(548, opts.maxSize ?? 548);
-  const tlvs: { code: number; tlv: Buffer }[] = [];
-  let agent: Buffer | undefined;
+  const codes: number[] = [];
+  let total = 0;
+  let agent = false;
   for (const [code, value] of p.options) {
     if (code === Opt.PAD || code === Opt.END || code === Opt.OVERLOAD) continue;
-    if (code === Opt.RELAY_AGENT_INFO) { agent = optionTlv(code, value); continue; }
-    tlvs.push({ code, tlv: optionTlv(code, value) });
+    total += tlvLength(value);
+    if (code === Opt.RELAY_AGENT_INFO) { agent = true; continue; }
+    codes.push(code);
   }
-  if (agent) tlvs.push({ code: Opt.RELAY_AGENT_INFO, tlv: agent });
-
-  const total = tlvs.reduce((n, t) => n + t.tlv.length, 0);
+  if (agent) codes.push(Opt.RELAY_AGENT_INFO);
   const mainRoom = maxSize - 240 - 1; // minus END
-  const main: Buffer[] = [];
-  const fileArea: Buffer[] = [];
-  const snameArea: Buffer[] = [];
   const dropped: number[] = [];
-  if (total <= mainRoom) {
-    for (const t of tlvs) main.push(t.tlv);
-  } else {
-    // Overload: keep 3 bytes for option 52 in the main area.
+  const fileArea: number[] = [];
+  const snameArea: number[] = [];
+  let main = codes;
+  let mainBytes = total;
+  if (total > mainRoom) {
+    // Overload: keep 3 bytes for option 52 in the main area; whole options only, in order of preference.
+    main = [];
+    mainBytes = 3;
     let room = mainRoom - 3;
     let fileRoom = p.file === '' ? 128 - 1 : -1;
     let snameRoom = p.sname === '' ? 64 - 1 : -1;
-    for (const t of tlvs) {
-      const n = t.tlv.length;
-      if (n <= room) { main.push(t.tlv); room -= n; } else if (n <= fileRoom) { fileArea.push(t.tlv); fileRoom -= n; } else if (n <= snameRoom) { snameArea.push(t.tlv); snameRoom -= n; } else dropped.push(t.code);
+    for (const code of codes) {
+      const n = tlvLength(p.options.get(code)!);
+      if (n <= room) { main.push(code); room -= n; mainBytes += n; } else if (n <= fileRoom) { fileArea.push(code); fileRoom -= n; } else if (n <= snameRoom) { snameArea.push(code); snameRoom -= n; } else dropped.push(code);
     }
+    if (fileArea.length === 0 && snameArea.length === 0) mainBytes -= 3;
   }
   const overload = (fileArea.length ? 1 : 0) | (snameArea.length ? 2 : 0);
-  const mainBytes = main.reduce((n, b) => n + b.length, 0) + (overload ? 3 : 0);
   const len = Math.max(BOOTP_MIN_LEN, 240 + mainBytes + 1);
   const buf = Buffer.alloc(len);
   buf[0] = p.op; buf[1] = p.htype; buf[2] = p.hlen; buf[3] = p.hops;
@@ -195,12 +210,20 @@ export function encodeDhcpEx(p: DhcpPacket, opts: EncodeOptions = {}): EncodeRes
   buf.writeUInt16BE(p.flags & 0xffff, 10);
   writeIp(buf, 12, p.ciaddr); writeIp(buf, 16, p.yiaddr); writeIp(buf, 20, p.siaddr); writeIp(buf, 24, p.giaddr);
   p.chaddr.copy(buf, 28, 0, Math.min(16, p.chaddr.length));
-  if (overload & 2) { let o = 44; for (const b of snameArea) { b.copy(buf, o); o += b.length; } buf[o] = Opt.END; } else buf.write(p.sname.slice(0, 63), 44, 'latin1');
-  if (overload & 1) { let o = 108; for (const b of fileArea) { b.copy(buf, o); o += b.length; } buf[o] = Opt.END; } else buf.write(p.file.slice(0, 127), 108, 'latin1');
+  if (overload & 2) {
+    let o = 44;
+    for (const c of snameArea) o = writeTlv(buf, o, c, p.options.get(c)!);
+    buf[o] = Opt.END;
+  } else if (p.sname !== '') buf.write(p.sname.slice(0, 63), 44, 'latin1');
+  if (overload & 1) {
+    let o = 108;
+    for (const c of fileArea) o = writeTlv(buf, o, c, p.options.get(c)!);
+    buf[o] = Opt.END;
+  } else if (p.file !== '') buf.write(p.file.slice(0, 127), 108, 'latin1');
   buf.writeUInt32BE(MAGIC_COOKIE, 236);
   let o = 240;
   if (overload) { buf[o++] = Opt.OVERLOAD; buf[o++] = 1; buf[o++] = overload; }
-  for (const b of main) { b.copy(buf, o); o += b.length; }
+  for (const c of main) o = writeTlv(buf, o, c, p.options.get(c)!);
   buf[o] = Opt.END; // the rest stays zero (PAD)
   return { bytes: buf, dropped };
 }
