@@ -484,6 +484,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       throw e;
     }
     if (req.op !== BootOp.REQUEST) { drop('not-request'); return; }
+    if (req.hlen === 0 && !req.options.has(Opt.CLIENT_ID)) { drop('no-client-identity'); return; } // RFC 2131 §4.2: chaddr or option 61 identifies the client
     const type = readMessageType(req.options);
     if (type === undefined || type < 1 || type > 8) { drop('no-message-type'); return; }
     metrics.dhcpMessages.inc({ type: messageTypeName[type]!, direction: 'in' });
