@@ -135,8 +135,10 @@ async function dhcpSeeds(): Promise<void> {
     ip(['-n', 'bfz-cap-c', 'addr', 'flush', 'dev', 'bfz-cc']);
     ip(['-n', 'bfz-cap-c', 'link', 'set', 'bfz-cc', 'address', '52:54:00:bb:00:33']);
     await inNs(['udhcpc', '-f', '-q', '-R', '-i', 'bfz-cc', '-s', '/bin/true', '-x', 'hostname:udhcpc-seed', '-V', 'PXEClient:Arch:00007:UNDI:003016', '-O', 'tftp', '-O', 'bootfile', '-t', '3', '-T', '1'], 6000);
-    await inNs(['perfdhcp', '-4', '-l', 'bfz-cc', '-r', '20', '-n', '40', '-R', '10', '-o', '93,0007', '-o', '60,505845436c69656e74', '-o', '61,0152540000aabb'], 8000);
-    await inNs(['perfdhcp', '-4', '-l', 'bfz-cc', '-r', '20', '-n', '20', '-R', '5', '-e', 'renew', '-f', '10'], 5000);
+    // perfdhcp as a relay (giaddr 10.99.0.60): DORA with PXE options, then without.
+    ip(['-n', 'bfz-cap-c', 'addr', 'add', '10.99.0.60/24', 'dev', 'bfz-cc']);
+    await inNs(['perfdhcp', '-4', '-l', '10.99.0.60', '-r', '20', '-n', '30', '-R', '10', '-o', '93,0007', '-o', '60,505845436c69656e74', '-o', '61,0152540000aabb', '10.99.0.1'], 6000);
+    await inNs(['perfdhcp', '-4', '-l', '10.99.0.60', '-r', '20', '-n', '20', '-R', '5', '10.99.0.1'], 5000);
     await new Promise((r) => setTimeout(r, 800));
     td.kill('SIGINT');
     await new Promise((r) => td.once('exit', r));
