@@ -145,7 +145,7 @@ async function dhcpSeeds(): Promise<void> {
     await srv.stop();
     for (const d of udpFromPcap(readFileSync(pcap))) {
       if (d.dport !== 67 && d.dport !== 68) continue;
-      const who = d.dport === 67 ? 'client' : 'server';
+      const who = d.src === '10.99.0.1' ? 'server' : d.src === '10.99.0.60' ? 'perfdhcp relay' : 'client';
       add(seeds, d.payload, `${who} ${d.src}:${d.sport} -> ${d.dst}:${d.dport} (tcpdump)`);
     }
     // Distinct perfdhcp packets differ only in xid/chaddr; keep at most 6 per kind.
