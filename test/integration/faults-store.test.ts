@@ -1,13 +1,14 @@
 // Issue 10, faults: the store cannot be written while DHCP is serving (`builderd serve` in a
 // namespace, clients through a relay address). Read-only (the WAL made immutable with chattr +i, what
-// a read-only remount looks like even to root) and disk full (the state directory on a small tmpfs,
-// filled up). Either way: no ACK leaves for a lease that was not written, the failure is logged
+// a read-only remount looks like even to root), disk full (the state directory on a small tmpfs,
+// filled up) and SQLITE_BUSY (another connection holding the write lock). Either way: no ACK leaves for a lease that was not written, the failure is logged
 // (dhcp.store.failed, error level), DNS keeps answering, and once the disk is writable again the same
 // REQUEST is ACKed and survives a restart.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { MessageType } from '../../src/dhcp4/codec/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
@@ -20,6 +21,8 @@ const skip = needsRoot('namespaces, chattr and tmpfs') || (!have('chattr') ? 'ne
 const PORT = 10067;
 
 interface Fault { name: string; prefix: string; setup?(stateDir: string): void; break(stateDir: string): void; heal(stateDir: string): void }
+
+let locker: Database.Database | undefined;
 
 const faults: Fault[] = [
   {
@@ -35,6 +38,12 @@ const faults: Fault[] = [
     // Fill what is left; the WAL cannot grow by one more frame.
     break: (d) => { try { execFileSync('dd', ['if=/dev/zero', `of=${join(d, 'filler')}`, 'bs=64k'], { stdio: 'ignore' }); } catch { /* ENOSPC: full */ } },
     heal: (d) => execFileSync('rm', ['-f', join(d, 'filler')]),
+  },
+  {
+    name: 'SQLite busy (another connection holds the write lock past busy_timeout)',
+    prefix: 'bfz-busy',
+    break: (d) => { locker = new Database(join(d, 'builderd.db')); locker.exec('BEGIN IMMEDIATE'); },
+    heal: () => { if (locker) { locker.exec('ROLLBACK'); locker.close(); locker = undefined; } },
   },
 ];
 
@@ -61,7 +70,8 @@ for (const f of faults) {
       const r = relayRequest(site.ns.a, CLIENT, SERVER, PORT, mac, xid + 1, offer.yiaddr, serverIdOf(offer), 1500);
       return { ip: offer.yiaddr, types: r.map((x) => x.type) };
     };
-    const dig = (): string => site.ns.exec(site.ns.a, ['dig', `@${SERVER}`, '-p', '10053', '+time=2', '+tries=1', 'hv01.lab.example.net', 'A']);
+    // +time=4: a busy store blocks the event loop for up to busy_timeout (2 s; better-sqlite3 is synchronous).
+    const dig = (): string => site.ns.exec(site.ns.a, ['dig', `@${SERVER}`, '-p', '10053', '+time=4', '+tries=1', 'hv01.lab.example.net', 'A']);
 
     let okIp = '', failedIp = '';
     it('healthy: a REQUEST is ACKed', () => {
