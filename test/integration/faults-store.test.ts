@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { MessageType } from '../../src/dhcp4/codec/index.js';
+import { MessageType, Opt, encodeDhcp } from '../../src/dhcp4/codec/index.js';
+import { clientPacket } from '../helpers/dhcp-packets.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { controlCall } from '../../src/control/client.js';
 import { faultSite, CLIENT, SERVER, type FaultSite } from '../helpers/fault-site.js';
@@ -117,3 +118,31 @@ for (const f of faults) {
     });
   });
 }
+
+describe('a busy store does not stall DNS', { skip, timeout: 60_000 }, () => {
+  let site: FaultSite;
+  before(async () => { site = await faultSite('bfz-bsy'); });
+  after(async () => { await site?.cleanup(); });
+
+  it('while another connection holds the write lock and REQUESTs keep arriving, DNS answers within 500 ms', { todo: 'not so: better-sqlite3 is synchronous and busy_timeout (2000 ms) waits on the event loop, so each failing lease write freezes DNS, TFTP and HTTP for 2 s (measured: 10 REQUESTs over 3 s → DNS answers take 2.0-2.3 s for 6 s). Suggested: busy_timeout ~20 ms and retry SQLITE_BUSY in the group committer with setTimeout backoff (the ACK waits, the event loop does not), or writes in a worker thread' }, async () => {
+    const db = new Database(join(site.dir, 'var/builderd.db'));
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const pk = Array.from({ length: 10 }, (_, i) => encodeDhcp(clientPacket({ type: MessageType.REQUEST, mac: `52:54:00:bf:0d:${i.toString(16).padStart(2, '0')}`, giaddr: CLIENT, hops: 1, xid: 0xd00 + i, options: [[Opt.REQUESTED_IP, Buffer.from([10, 99, 0, 150 + i])]] })).toString('hex'));
+      const js = `const s=require('dgram').createSocket({type:'udp4',reuseAddr:true});s.bind(10067,'${CLIENT}',async()=>{for(const h of ${JSON.stringify(pk)}){s.send(Buffer.from(h,'hex'),10067,'${SERVER}');await new Promise(r=>setTimeout(r,300));}setTimeout(()=>process.exit(0),200);});`;
+      const sender = site.ns.spawn(site.ns.a, [process.execPath, '-e', js]);
+      const slowest: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const t0 = Date.now();
+        const out = site.ns.exec(site.ns.a, ['dig', `@${SERVER}`, '-p', '10053', '+time=10', '+tries=1', 'hv01.lab.example.net', 'A']);
+        assert.match(out, /status: NOERROR/);
+        slowest.push(Date.now() - t0);
+      }
+      await new Promise((r) => (sender.exitCode !== null ? r(null) : sender.once('exit', r)));
+      assert.ok(Math.max(...slowest) < 500, `DNS answer times while the store is busy: ${slowest.join(', ')} ms`);
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
+  });
+});
