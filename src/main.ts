@@ -18,6 +18,9 @@ import { createDnsService, type DnsService } from './dns/service.js';
 import { createDhcpService, probeDhcp, type DhcpService } from './dhcp4/index.js';
 import { exportRouterConfig, EXPORT_FORMATS, type ExportFormat } from './authority/export/index.js';
 import { parseLeaseFile } from './authority/import/index.js';
+import { collectStatusSnapshot, createOpsHandler } from './http/status/index.js';
+import { createServer as createHttpListener } from 'node:http';
+import { parseHostPort } from './lib/net.js';
 import { createAuthorityRunner, type AuthorityRunner, type RunnerDeps } from './authority/runner.js';
 
 /*
@@ -91,9 +94,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.authorityEpoch.set(authState.epoch);
   };
   // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
-  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'parseLeases' | 'adoptLeases'> = {
-    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
-  };
+  const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'adoptLeases'> = {};
   const runner = createAuthorityRunner({
     store, logger, clock,
     config: () => config,
@@ -101,10 +102,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onChange: (s) => { authState = s; setAuthMetrics(); },
     probeDhcp: (ms) => effects.probeDhcp ? effects.probeDhcp(ms) : Promise.resolve([]),
     ourServerIds: () => effects.ourServerIds?.() ?? [],
-    parseLeases: (text, now) => {
-      if (!effects.parseLeases) throw new Error('lease import is not available in this build');
-      return effects.parseLeases(text, now);
-    },
+    parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
     adoptLeases: (l) => effects.adoptLeases?.(l),
   });
   const authority: Daemon['authority'] = {
@@ -189,6 +187,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       });
       await http.listen();
       running.push({ name: 'http', close: () => http.close(), addresses: () => http.addresses(), health: () => ({ ok: true }) });
+    }
+    if (config.metrics.listen) {
+      const snapshot = () => collectStatusSnapshot({
+        version: VERSION, clock, authority: () => authState, subnets: () => config.dhcp.subnets, inventory: () => inventory, store,
+        services: () => running.map((r) => ({ name: r.name, ...r.health(), addresses: addressList(r.addresses()) })),
+      });
+      const health = () => {
+        const services = running.map((r) => ({ name: r.name, ...r.health() }));
+        return { ok: services.every((x) => x.ok), services };
+      };
+      const ops = createHttpListener(createOpsHandler({
+        registry: metrics.registry, snapshot, health,
+        onError: (err, path) => logger.error({ event: 'http.ops.error', path, err: err.message }, 'status request failed'),
+      }));
+      const { host, port } = parseHostPort(config.metrics.listen);
+      await new Promise<void>((res, rej) => { ops.once('error', rej); ops.listen(port, host, () => { ops.off('error', rej); res(); }); });
+      const a = ops.address() as { address: string; port: number };
+      logger.info({ event: 'http.ops.listen', host: a.address, port: a.port }, 'metrics and status page listening');
+      running.push({
+        name: 'metrics', addresses: () => [{ host: a.address, port: a.port }], health: () => ({ ok: true }),
+        close: () => new Promise<void>((res) => { ops.close(() => res()); ops.closeAllConnections(); }),
+      });
     }
   } catch (e) {
     for (const r of running.reverse()) await r.close().catch(() => undefined);
@@ -310,6 +330,21 @@ export async function exportFromStore(format: ExportFormat, config: Config, stor
     dynamic: await store.zones.dynamicRecords(),
     ...(primary ? { dnsPrimary: primary } : {}),
   });
+}
+
+/** "host:port" strings of whatever shape a service reports its addresses in. */
+function addressList(a: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if ('port' in o && ('host' in o || 'address' in o)) out.push(`${String(o['iface'] && o['iface'] !== '*' ? `${String(o['iface'])}/` : '')}${String(o['host'] ?? o['address'])}:${String(o['port'])}`);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(a);
+  return out;
 }
 
 /** Who is acting: the sudo caller when there is one. */

@@ -58,14 +58,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     try { deps.onBootEvent({ proto: 'http', ...e }); } catch (err) { logger.warn({ event: 'http.boot_event.error', err: String(err) }); }
   }
 
-  function finish(req: IncomingMessage, res: ServerResponse, t0: number, path: string, dynamic: boolean, detail?: string, forced?: BootEvent['result']): void {
+  function finish(req: IncomingMessage, res: ServerResponse, t0: number, path: string, dynamic: boolean, detail?: string, forced?: BootEvent['result'], bytes = 0): void {
     const code = res.statusCode;
     metrics.httpRequests.inc({ code: String(code), method: req.method ?? '' });
     const result: BootEvent['result'] = forced ?? (code < 400 ? 'ok' : code === 404 ? 'not-found' : code < 500 ? 'refused' : 'error');
     const ms = Date.now() - t0;
     const fields = { event: 'http.request', peer: req.socket.remoteAddress, method: req.method, path, code, ms, detail };
     if (code >= 400 && code !== 404) logger.warn(fields); else logger.info(fields);
-    event({ peer: req.socket.remoteAddress ?? '', path, result, bytes: 0, ms, dynamic, ...(detail ? { detail } : {}) });
+    event({ peer: req.socket.remoteAddress ?? '', path, result, bytes, ms, dynamic, ...(detail ? { detail } : {}) });
   }
 
   function plain(res: ServerResponse, code: number, text: string, head: boolean, extra: Record<string, string> = {}): void {
@@ -111,7 +111,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         res.writeHead(200, { 'Content-Type': d.type, 'Content-Length': body.length, 'Cache-Control': 'no-store' });
         res.end(head ? undefined : body);
         if (!head) metrics.httpBytes.inc(body.length);
-        return finish(req, res, t0, rawPath, true);
+        return finish(req, res, t0, rawPath, true, undefined, undefined, head ? 0 : body.length);
       }
     }
     const r = await resolveUnder(rootReal, lex.rel);
@@ -179,6 +179,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       handed = true;
       const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: true });
       let sent = 0;
+      let accounted = false;
       stream.on('data', (chunk: Buffer | string) => {
         sent += chunk.length;
         if (!res.write(chunk)) {
@@ -187,23 +188,35 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         }
       });
       stream.on('end', () => {
+        accounted = true;
         metrics.httpBytes.inc(sent);
         if (sent < length) {
           // The file shrank under us: cut the connection so the client sees a short body, never a
           // complete-looking wrong one.
           logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
           res.destroy();
-          return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error');
+          return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
         }
         res.end();
-        finish(req, res, t0, rawPath, false);
+        // The boot journey records the bytes sent with each file (builderd hosts).
+        finish(req, res, t0, rawPath, false, undefined, undefined, sent);
       });
       stream.on('error', (err) => {
         logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: err.message });
+        if (!accounted) {
+          accounted = true;
+          metrics.httpBytes.inc(sent);
+          finish(req, res, t0, rawPath, false, `read error: ${err.message}`, 'error');
+        }
         res.destroy();
       });
       res.on('close', () => {
-        if (!res.writableFinished) stream.destroy();
+        if (accounted) return;
+        accounted = true;
+        // The client went away mid-body: stop reading, count it once.
+        stream.destroy();
+        metrics.httpBytes.inc(sent);
+        finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
       });
     } finally {
       if (!handed) await fh.close().catch(() => undefined);

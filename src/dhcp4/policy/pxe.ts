@@ -84,8 +84,8 @@ function joinUrl(base: string, path: string): string {
  * The boot answer for a classified client, or undefined (non-boot client, no profile, or no file
  * for its architecture). iPXE → `<base_url>/boot/<mac>.ipxe` when the profile has an iPXE template;
  * UEFI HTTP boot → the `uefi`/`arm64` file's HTTP URL with 60 "HTTPClient"; otherwise the file over
- * TFTP (siaddr, 66, 67) with 60 "PXEClient" so the ROM does not wait for a ProxyDHCP offer. iPXE also
- * gets 175.176 (no-pxedhcp) = 1 for the same reason.
+ * TFTP (siaddr, 66, 67). iPXE also gets 60 "PXEClient" and 175.176 (no-pxedhcp) = 1 so it does not
+ * wait for a ProxyDHCP offer.
  */
 export function bootAnswer(cls: ClientClass, profile: BootProfileFiles | undefined, ctx: BootContext): BootAnswer | undefined {
   if (!cls.boot || !profile) return undefined;
@@ -113,11 +113,15 @@ export function bootAnswer(cls: ClientClass, profile: BootProfileFiles | undefin
       via: 'http',
     };
   }
+  // No 60 "PXEClient" for firmware PXE: without option 43 it makes the offer a BINL offer, and
+  // EDK2/OVMF then sends a DHCPREQUEST to siaddr:4011 and waits for a reply we do not send
+  // ("PXE-E16: No valid offer received", seen in test/e2e/pxe-boot.test.ts). A plain offer with
+  // siaddr + file is what the PXE spec's "DHCP only" path boots from. iPXE gets 60 and 175.176.
   const opts: [number, Buffer][] = [
-    [Opt.VENDOR_CLASS, textValue('PXEClient')],
     [Opt.TFTP_SERVER, textValue(ctx.serverIp)],
     [Opt.BOOTFILE, textValue(file)],
   ];
+  if (cls.ipxe) opts.unshift([Opt.VENDOR_CLASS, textValue('PXEClient')]);
   if (cls.ipxe) opts.push([Opt.IPXE_ENCAP, encodeSubOptions([[IpxeOpt.NO_PXEDHCP, Buffer.from([1])]])]);
   return { siaddr: ctx.serverIp, file, options: opts, via: 'tftp' };
 }
