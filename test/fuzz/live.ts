@@ -97,7 +97,19 @@ function live(proto: LiveJob['proto'], extra: Partial<LiveJob>): LiveRun {
     for (const l of d.lines) { const e = String(l['event'] ?? '?'); hist.set(e, (hist.get(e) ?? 0) + 1); }
     const top = [...hist].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, k]) => `${e}×${k}`).join(' ');
     if (findings.length) findings[0]!.message += ` [log events: ${top}]`;
-    const summary = `log: ${top}; replies ${r?.replies ?? 0}${r?.tcp ? `, ${r.tcp} over TCP` : ''}; ${probes} probes ok (slowest ${probeMs} ms)${r?.delayed?.length ? `, ${r.delayed.length} answered late (${r.delayed[0]})` : ''}; RSS ${Math.round(rss0)} → max ${Math.round(rssMax)} MB; ${errors.length} error log lines`;
+    // What the daemon counted (builderd_dropped_packets_total by reason), from its metrics listener.
+    let counted = '';
+    try {
+      const l = d.lines.find((x) => x['event'] === 'http.ops.listen');
+      const text = l ? ns.exec(ns.b, ['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${String(l['port'])}/metrics`]) : '';
+      const drops = text.split('\n').filter((x) => x.startsWith('builderd_dropped_packets_total{')).map((x) => {
+        const reason = /reason="([^"]*)"/.exec(x)?.[1] ?? '?';
+        return [reason, Number(x.split(' ').pop())] as const;
+      }).sort((a, b) => b[1] - a[1]);
+      const total = drops.reduce((a, x) => a + x[1], 0);
+      counted = ` dropped+counted ${total} (${drops.slice(0, 5).map(([r2, n2]) => `${r2} ${n2}`).join(', ')});`;
+    } catch { counted = ' (metrics not read);'; }
+    const summary = `${counted} log: ${top}; replies ${r?.replies ?? 0}${r?.tcp ? `, ${r.tcp} over TCP` : ''}; ${probes} probes ok (slowest ${probeMs} ms)${r?.delayed?.length ? `, ${r.delayed.length} answered late (${r.delayed[0]})` : ''}; RSS ${Math.round(rss0)} → max ${Math.round(rssMax)} MB; ${errors.length} error log lines`;
     return { sent: r?.sent ?? 0, ms, summary, findings };
   });
 }

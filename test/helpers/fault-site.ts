@@ -24,6 +24,10 @@ export interface FaultSite {
   dir: string;
   file: string;
   d: DaemonProcess;
+  /** GET /metrics of the running daemon (its metrics listener, inside the namespace). */
+  metrics(): string;
+  /** The value of one sample of /metrics (0 when absent), e.g. metric('builderd_errors_total', 'code="STORE_ERR_WRITE"'). */
+  metric(name: string, labels: string): number;
   /** Start (or restart) the daemon; resolves once daemon.ready is logged. */
   start(): Promise<DaemonProcess>;
   cleanup(): Promise<void>;
@@ -41,6 +45,15 @@ export async function faultSite(prefix: string, patch?: (y: string) => string, o
   writeFileSync(file, siteYaml(s.dir, patch));
   const site: FaultSite = {
     ns, dir: s.dir, file, d: undefined as unknown as DaemonProcess,
+    metrics() {
+      const l = [...site.d.lines].reverse().find((x) => x['event'] === 'http.ops.listen');
+      if (!l) throw new Error('the metrics listener is not running');
+      return ns.exec(ns.b, ['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${String(l['port'])}/metrics`]);
+    },
+    metric(name, labels) {
+      const line = site.metrics().split('\n').find((x) => x.startsWith(`${name}{`) && labels.split(',').every((p) => x.includes(p)));
+      return line ? Number(line.split(' ').pop()) : 0;
+    },
     async start() {
       site.d = spawnServe(file, opts.args ?? [], {}, ns.b);
       await site.d.waitFor((l) => l['event'] === 'daemon.ready', 20_000);

@@ -37,7 +37,8 @@ describe('DHCP packets per MAC per second (max_packets_per_mac: 20)', { skip: ne
     const count = (): number => site.d.lines.filter((l) => l['event'] === 'dhcp.drop' && l['reason'] === 'rate-limit' && l['mac'] === '52:54:00:aa:00:10').length;
     for (let i = 0; i < 40 && count() < 60 - mine; i++) await sleep(50);
     const limited = count();
-    assert.equal(limited, 60 - mine, 'every refusal logged with its reason (and counted in builderd_dropped_packets_total{reason="rate-limit"})');
+    assert.equal(limited, 60 - mine, 'every refusal logged with its reason');
+    assert.equal(site.metric('builderd_dropped_packets_total', 'proto="dhcp",reason="rate-limit"'), 60 - mine, 'and counted');
   });
 
   it('one second later the MAC is answered again', async () => {

@@ -90,6 +90,7 @@ for (const f of faults) {
       const line = await site.d.waitFor((l) => l['event'] === 'dhcp.store.failed', 5000);
       assert.equal(line['level'], 50, 'logged as an error');
       assert.match(String(line['msg']), /no ACK/);
+      assert.ok(site.metric('builderd_errors_total', 'code="STORE_ERR_WRITE"') >= 1, 'counted in builderd_errors_total{code="STORE_ERR_WRITE"}');
       assert.match(dig(), /status: NOERROR/);
       // The daemon's view: the failed lease was rolled back, not left bound in memory.
       const leases = await controlCall(join(site.dir, 'var/builderd.sock'), 'leases') as { ip: string; mac: string; state: string }[];
