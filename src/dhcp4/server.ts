@@ -343,7 +343,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   const bootEvent = (kind: string, mac: string, ip: string, boot: BootAnswer | undefined): void => {
-    if (!deps.onBootEvent) return;
+    if (!deps.onBootEvent || mac === '') return; // a client known only by option 61 (hlen 0) has no journey keyed by MAC
     const e: BootEvent = { at: clock.now(), mac, kind, ip };
     if (boot) e.file = boot.file;
     try { deps.onBootEvent(e); } catch { /* a listener's bug must not stop DHCP */ }
