@@ -2,7 +2,7 @@
  * Captures the seed corpus of `npm run fuzz` from real clients (run once, as root; the output is
  * committed): dig/kdig queries (UDP and TCP), tftp-hpa/atftp/curl RRQs, and dhclient, udhcpc and
  * perfdhcp DHCP packets seen by tcpdump in a namespace pair (prefix bfz-) with our DHCP service answering.
- *   node --import tsx test/fuzz/capture-seeds.ts
+ *   node --import tsx test/fuzz/capture-seeds.ts   (--ipxe-only: just re-encode the iPXE capture)
  * Writes test/fixtures/fuzz/seeds/{dns,tftp,dhcp}.txt: one "hex # source" line per distinct packet.
  */
 import dgram from 'node:dgram';
@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { udpFromPcap } from './pcap.js';
 import { createNetns, deleteNetns, veth, ip, launch } from '../helpers/dhcp-netns.js';
 import { dhcpSiteYaml } from '../helpers/dhcp-config.js';
+import { encodeDhcp } from '../../src/dhcp4/codec/index.js';
 
 const run = promisify(execFile);
 const OUT = resolve(import.meta.dirname, '../fixtures/fuzz/seeds');
@@ -165,6 +166,70 @@ async function dhcpSeeds(): Promise<void> {
   void execFileSync;
 }
 
+/** One option value of the iPXE capture's text form (shared/research/ipxe-dhcp-capture.txt) as bytes. */
+function ipxeValue(code: number, text: string): Buffer {
+  const ip = (t: string): number[] => t.split('.').map(Number);
+  const u = (n: number, bytes: number): number[] => Array.from({ length: bytes }, (_, i) => (n >>> (8 * (bytes - 1 - i))) & 0xff);
+  const types: Record<string, number> = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 };
+  switch (code) {
+    case 53: return Buffer.from([types[text] ?? 0]);
+    case 57: return Buffer.from(u(Number(text), 2));
+    case 51: case 58: case 59: return Buffer.from(u(Number(text), 4));
+    case 1: case 3: case 28: case 50: case 54: return Buffer.from(ip(text));
+    case 55: return Buffer.from(JSON.parse(text) as number[]);
+    case 93: return Buffer.from([...text.matchAll(/'(\d+)/g)].flatMap((m) => u(Number(m[1]), 2)));
+    case 94: { const m = /type (\d+), UNDI (\d+)\.(\d+)/.exec(text)!; return Buffer.from([Number(m[1]), Number(m[2]), Number(m[3])]); }
+    case 61: { const m = /htype (\d+) (\S+)/.exec(text)!; return Buffer.from([Number(m[1]), ...Buffer.from(m[2]!.replace(/:/g, ''), 'hex')]); }
+    case 97: { const m = /type (\d+) (\S+)/.exec(text)!; return Buffer.from([Number(m[1]), ...Buffer.from(m[2]!.replace(/-/g, ''), 'hex')]); }
+    case 67: return Buffer.from(text.replace(/ <NUL-terminated>$/, '') + (text.endsWith('<NUL-terminated>') ? '\0' : ''), 'latin1');
+    case 175: {
+      // iPXE encapsulated options: bus-id is type + vendor + device, version three bytes, features one byte.
+      const parts: Buffer[] = [];
+      for (const m of text.matchAll(/'(\d+) [^']*': ('[^']*'|\d+)/g)) {
+        const sub = Number(m[1]);
+        const v = m[2]!.replace(/'/g, '');
+        let b: Buffer;
+        if (sub === 177) { const x = /bus (\d+) ([0-9a-f]{4}):([0-9a-f]{4})/.exec(v)!; b = Buffer.from([Number(x[1]), ...Buffer.from(x[2]! + x[3]!, 'hex')]); }
+        else if (sub === 235) b = Buffer.from(v.split('.').map(Number));
+        else b = Buffer.from([Number(v)]);
+        parts.push(Buffer.from([sub, b.length]), b);
+      }
+      return Buffer.concat(parts);
+    }
+    default: return Buffer.from(text, 'latin1');
+  }
+}
+
+/** The iPXE exchange captured by the research harness (text), rebuilt into packets with our encoder. */
+function ipxeSeeds(): void {
+  const file = resolve(import.meta.dirname, '../../../../shared/research/ipxe-dhcp-capture.txt');
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { console.log('ipxe capture not found; dhcp seeds kept'); return; }
+  const seeds: Seeds = new Map();
+  const current = readFileSync(join(OUT, 'dhcp.txt'), 'utf8').split('\n').filter(Boolean);
+  for (const l of current) { const [h, src] = l.split(' # '); seeds.set(h!, src ?? ''); }
+  for (const block of text.split('\n--- ').slice(1)) {
+    const [head, ...lines] = block.split('\n');
+    const h = /(client|server) \S+ -> \S+\s+(\w+) chaddr=(\S+) flags=(\w+) secs=(\d+) ciaddr=(\S+) yiaddr=(\S+) siaddr=(\S+) file='([^']*)'/.exec(head!);
+    if (!h) continue;
+    const options = new Map<number, Buffer>();
+    for (const line of lines) {
+      const m = /^\s+(\d+) \S+\s+(.*)$/.exec(line);
+      if (m) options.set(Number(m[1]), ipxeValue(Number(m[1]), m[2]!.trim()));
+    }
+    const chaddr = Buffer.alloc(16);
+    Buffer.from(h[3]!.replace(/:/g, ''), 'hex').copy(chaddr);
+    const bytes = encodeDhcp({
+      op: h[1] === 'client' ? 1 : 2, htype: 1, hlen: 6, hops: 0, xid: 0x1f00 + seeds.size, secs: Number(h[5]), flags: parseInt(h[4]!, 16),
+      ciaddr: h[6]!, yiaddr: h[7]!, siaddr: h[8]!, giaddr: '0.0.0.0', chaddr, sname: '', file: h[9]!, options,
+    }, { maxSize: 1472 });
+    add(seeds, bytes, `iPXE ${h[1]} ${h[2]} (shared/research/ipxe-dhcp-capture.txt, re-encoded)`);
+  }
+  save('dhcp', seeds);
+}
+
+if (process.argv.includes('--ipxe-only')) { ipxeSeeds(); process.exit(0); }
 await dnsSeeds();
 await tftpSeeds();
 if (process.getuid?.() === 0) await dhcpSeeds(); else console.log('dhcp: skipped (needs root for namespaces)');
+ipxeSeeds();
