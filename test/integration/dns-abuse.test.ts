@@ -85,6 +85,7 @@ describe('RRL: a flood from one source is limited (slip 2), another source is se
     });
     const q = dnsPacket.encode({ id: 77, type: 'query', questions: [{ name: 'hv01.lab.example.net', type: 'A' }] });
     const N = 2000;
+    const t0 = Date.now();
     let other = '';
     for (let i = 0; i < N; i++) {
       sock.send(q, r.port, '127.0.0.1');
@@ -92,11 +93,13 @@ describe('RRL: a flood from one source is limited (slip 2), another source is se
       if (i % 20 === 19) await new Promise((res) => setTimeout(res, 10));
       if (i === 1000) other = await digFrom('127.0.1.7', r.port, 'hv01.lab.example.net', 'A');
     }
+    const seconds = (Date.now() - t0) / 1000;
     await new Promise((res) => setTimeout(res, 500));
     sock.close();
     const dropped = N - full - slipped;
     console.log(`# RRL flood of ${N}: ${full} answered, ${slipped} slipped (TC), ${dropped} dropped`);
-    assert.ok(full <= 20, `at most a few full answers (5/s), got ${full}`);
+    // The bucket starts with 5 and refills 5/s (a slow, loaded host stretches the flood).
+    assert.ok(full <= 5 + 5 * Math.ceil(seconds) + 2, `at most 5 + 5/s full answers over ${seconds.toFixed(1)} s, got ${full}`);
     assert.ok(slipped >= 0.3 * (N - full) && slipped <= 0.7 * (N - full), `about half of the limited responses slip (TC): ${slipped}`);
     assert.ok(dropped >= 0.3 * N, `most of the rest dropped: ${dropped}`);
     assert.match(other, /status: NOERROR/, 'another source network is served during the flood');
