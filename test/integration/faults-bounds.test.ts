@@ -4,11 +4,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { MessageType } from '../../src/dhcp4/codec/index.js';
+import { execFileSync } from 'node:child_process';
+import { MessageType, Opt, encodeDhcp } from '../../src/dhcp4/codec/index.js';
 import { LeaseAllocator } from '../../src/dhcp4/allocator.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { faultSite, CLIENT, SERVER, type FaultSite } from '../helpers/fault-site.js';
+import { faultSite, CLIENT, SERVER, PROBE, type FaultSite } from '../helpers/fault-site.js';
 import { needsRoot } from '../helpers/netns.js';
 import { relaySend } from '../helpers/relay-client.js';
 import { clientPacket } from '../helpers/dhcp-packets.js';
@@ -71,5 +72,32 @@ describe('pending-offer bound (allocator maxPendingOffers)', () => {
     assert.ok('ip' in a.offer(subnet, c(2)), 'a client already holding an offer is answered again');
     clock.m += 30_001;
     assert.ok('ip' in a.offer(subnet, c(5)), 'expired holds are swept when the bound is reached');
+  });
+});
+
+describe('DHCP replies to unresolvable addresses do not hold up other clients', { skip: needsRoot('namespaces'), timeout: 60_000 }, () => {
+  let site: FaultSite;
+  before(async () => { site = await faultSite('bfz-arp'); });
+  after(async () => { await site?.cleanup(); });
+
+  it('after 600 relayed REQUESTs naming 150 absent on-link relays (giaddr), a real relay\'s DISCOVER is answered within 1 s', { todo: 'not so (measured 8.8 s): every NAK goes to its forged giaddr, the kernel holds it while ARP fails (3 s) and charges it to the socket\'s send buffer (212 KB, full: ss shows t212480/tb212992), so every later reply waits in libuv\'s queue. Suggested in src/dhcp4: socket.setSendBufferSize(4 MiB) on DHCP sockets (as TFTP does) to absorb bursts, and do not unicast to a relay or ciaddr that is on a directly attached subnet but not the packet\'s source address (a real relay sends from giaddr; a RENEWING client from ciaddr): answer the source, or drop and count' }, () => {
+    const flood = Array.from({ length: 600 }, (_, i) => encodeDhcp(clientPacket({
+      type: MessageType.REQUEST, mac: `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      giaddr: `10.99.0.${100 + (i % 150)}`, hops: 1, xid: 0x770000 + i, options: [[Opt.REQUESTED_IP, Buffer.from([10, 99, 0, 3])]],
+    })).toString('hex'));
+    const probe = encodeDhcp(clientPacket({ type: MessageType.DISCOVER, mac: '52:54:00:aa:00:10', giaddr: PROBE, hops: 1, xid: 0xabc })).toString('hex');
+    const js = `const d = require('node:dgram');
+const f = d.createSocket({ type: 'udp4', reuseAddr: true }), p = d.createSocket({ type: 'udp4', reuseAddr: true });
+f.bind(${PORT}, '${CLIENT}', () => p.bind(${PORT}, '${PROBE}', async () => {
+  const flood = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+  for (let i = 0; i < flood.length; i++) { f.send(Buffer.from(flood[i], 'hex'), ${PORT}, '${SERVER}'); if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5)); }
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  p.on('message', (m) => { if (m.readUInt32BE(4) === 0xabc) { console.log(Date.now() - t0); process.exit(0); } });
+  p.send(Buffer.from('${probe}', 'hex'), ${PORT}, '${SERVER}');
+  setTimeout(() => { console.log(-1); process.exit(0); }, 3000);
+}));`;
+    const ms = Number(execFileSync('ip', ['netns', 'exec', site.ns.a, process.execPath, '-e', js], { input: JSON.stringify(flood), encoding: 'utf8', timeout: 20_000 }).trim());
+    assert.ok(ms >= 0 && ms < 1000, `the OFFER took ${ms < 0 ? 'over 3000' : ms} ms`);
   });
 });
