@@ -343,7 +343,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   const bootEvent = (kind: string, mac: string, ip: string, boot: BootAnswer | undefined): void => {
-    if (!deps.onBootEvent) return;
+    if (!deps.onBootEvent || mac === '') return; // a client known only by option 61 (hlen 0) has no journey keyed by MAC
     const e: BootEvent = { at: clock.now(), mac, kind, ip };
     if (boot) e.file = boot.file;
     try { deps.onBootEvent(e); } catch { /* a listener's bug must not stop DHCP */ }
@@ -484,6 +484,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       throw e;
     }
     if (req.op !== BootOp.REQUEST) { drop('not-request'); return; }
+    if (req.hlen === 0 && !req.options.has(Opt.CLIENT_ID)) { drop('no-client-identity'); return; } // RFC 2131 §4.2: chaddr or option 61 identifies the client
     const type = readMessageType(req.options);
     if (type === undefined || type < 1 || type > 8) { drop('no-message-type'); return; }
     metrics.dhcpMessages.inc({ type: messageTypeName[type]!, direction: 'in' });
