@@ -405,23 +405,35 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     }
   }
 
+  function fail(e: unknown, msg: Buffer, peer: Peer): Reply {
+    metrics.errors.inc({ code: 'DNS_ERR_DECODE' });
+    logger.error({ event: 'dns.handler.error', err: (e as Error).message, peer: peer.address });
+    if (msg.length < 12 || (msg[2]! & 0x80)) return null;
+    return [writeError(msg, minimalView(msg), RCODE.SERVFAIL, ourUdp)];
+  }
+
   /** Every message goes through here: a throw becomes SERVFAIL (or a drop), counted (one place). */
   function safeHandle(msg: Buffer, peer: Peer, tcp: boolean): Reply | Promise<Reply> {
-    const fail = (e: unknown): Reply => {
-      metrics.errors.inc({ code: 'DNS_ERR_DECODE' });
-      logger.error({ event: 'dns.handler.error', err: (e as Error).message, peer: peer.address });
-      if (msg.length < 12 || (msg[2]! & 0x80)) return null;
-      return [writeError(msg, minimalView(msg), RCODE.SERVFAIL, ourUdp)];
-    };
     try {
       const r = handle(msg, peer, tcp);
-      return r instanceof Promise ? r.catch(fail) : r;
+      return r instanceof Promise ? r.catch((e: unknown) => fail(e, msg, peer)) : r;
     } catch (e) {
-      return fail(e);
+      return fail(e, msg, peer);
     }
   }
 
   function onUdp(m: Buffer, peer: Peer, sock: dgram.Socket): void {
+    // The hot path first: one answer, sent straight back (no array, no closure).
+    let a: Buffer | null | undefined;
+    try {
+      a = engine.answer(m, peer.address, false);
+    } catch {
+      a = undefined;
+    }
+    if (a !== undefined) {
+      if (a) sock.send(a, peer.port, peer.address);
+      return;
+    }
     const r = safeHandle(m, peer, false);
     if (r instanceof Promise) void r.then((o) => { if (o && !closed) for (const b of o) sock.send(b, peer.port, peer.address); });
     else if (r) for (const b of r) sock.send(b, peer.port, peer.address);
