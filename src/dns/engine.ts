@@ -33,7 +33,12 @@ export interface AnswerEngine {
    * Answer a query: the bytes to send, null to send nothing (dropped, or limited by RRL), or undefined
    * when it needs the full path (TSIG, NOTIFY, zone transfers, forwarding), which only the primary has.
    */
-  answer(msg: Buffer, address: string, tcp: boolean): Buffer | null | undefined;
+  answer(msg: Buffer, peer: { readonly address: string }, tcp: boolean): Buffer | null | undefined;
+  /**
+   * The same for a UDP batch: the answer is written into `out` at `off`; returns its length, 0 for
+   * nothing to send, -1 when it needs the full path.
+   */
+  answerInto(msg: Buffer, peer: { readonly address: string }, out: Buffer, off: number): number;
   /** Swap in a new zone index (the cache is cleared). */
   setIndex(index: ZoneIndex): void;
   index(): ZoneIndex;
@@ -109,7 +114,7 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     return e;
   }
 
-  /** RRL on UDP (the BIND/NSD scheme): send, slip (TC) or drop. */
+  /** RRL on UDP (the BIND/NSD scheme): the answer, a slip (TC), or null (dropped). */
   function limit(resp: Buffer, msg: Buffer, key: string, address: string, qv: QueryView | undefined): Buffer | null {
     const v = rrl.check(`${rrlPrefix(address)}|${key}`, opts.mono());
     if (v === 'send') return resp;
@@ -117,27 +122,28 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     return v === 'slip' ? writeSlip(msg, qv ?? minimalView(msg)) : null;
   }
 
-  function answer(msg: Buffer, address: string, tcp: boolean): Buffer | null | undefined {
+  /** The cached answer for a plain query (its key left in scratch/qk), or undefined. */
+  function cachedFor(msg: Buffer, tcp: boolean): Entry | undefined {
     const auth = opts.siteAuthoritative();
     if (auth !== siteAuth) { siteAuth = auth; clear(); }
-    const fast = questionKey(msg, scratch, ourUdp, tcp, qk);
-    if (fast) {
-      const hit = find();
-      if (hit) {
-        const src = hit.resp;
-        const out = Buffer.allocUnsafe(src.length);
-        out.set(src);
-        out[0] = msg[0]!;
-        out[1] = msg[1]!;
-        out[2] = (src[2]! & 0xfe) | (msg[2]! & 0x01);
-        out[3] = (src[3]! & 0xef) | (msg[3]! & 0x10);
-        const end = qk.questionEnd;
-        for (let i = 12; i < end; i++) out[i] = msg[i]!;
-        count(src[3]! & 0xf, hit.qtype, tcp);
-        if (tcp || !rrl.enabled) return out;
-        return limit(out, msg, String(hit.id), address, undefined);
-      }
-    }
+    fast = questionKey(msg, scratch, ourUdp, tcp, qk);
+    return fast ? find() : undefined;
+  }
+  let fast = false;
+
+  /** Copy a cached answer to `out` at `off` and patch ID, RD, CD and the client's question in. */
+  function patch(src: Buffer, msg: Buffer, out: Buffer, off: number): void {
+    out.set(src, off);
+    out[off] = msg[0]!;
+    out[off + 1] = msg[1]!;
+    out[off + 2] = (src[2]! & 0xfe) | (msg[2]! & 0x01);
+    out[off + 3] = (src[3]! & 0xef) | (msg[3]! & 0x10);
+    const end = qk.questionEnd;
+    for (let i = 12; i < end; i++) out[off + i] = msg[i]!;
+  }
+
+  /** Everything but a cache hit (called right after cachedFor, whose key is still in scratch). */
+  function miss(msg: Buffer, address: { readonly address: string }, tcp: boolean): Buffer | null | undefined {
     const q = scanQuery(msg);
     if ('fail' in q) {
       opts.onDrop(q.reason);
@@ -161,18 +167,49 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
       return writeError(msg, qv, RCODE.REFUSED, ourUdp);
     }
     const outcome = lookup(zones, q.qname, q.qtype, { answerable });
-    const forwarding = outcome.kind === 'refused' && opts.forwardable(address);
-    if (forwarding) return undefined;
+    if (outcome.kind === 'refused' && opts.forwardable(address.address)) return undefined;
     const resp = writeAnswer(msg, qv, outcome, responseLimit(qv, tcp, ourUdp), ourUdp);
     count(rcodeOf(outcome.kind), q.qtype, tcp);
     // The key has no client in it, and with forwarders another client would get a forwarded answer.
     const entry = fast && (outcome.kind !== 'refused' || !opts.forwarders) ? store(resp, q.qtype) : undefined;
     if (tcp || !rrl.enabled) return resp;
-    return limit(resp, msg, entry ? String(entry.id) : `${q.qname.key}|${q.qtype}`, address, qv);
+    return limit(resp, msg, entry ? String(entry.id) : `${q.qname.key}|${q.qtype}`, address.address, qv);
+  }
+
+  function answer(msg: Buffer, peer: { readonly address: string }, tcp: boolean): Buffer | null | undefined {
+    const hit = cachedFor(msg, tcp);
+    if (!hit) return miss(msg, peer, tcp);
+    const out = Buffer.allocUnsafe(hit.resp.length);
+    patch(hit.resp, msg, out, 0);
+    count(hit.resp[3]! & 0xf, hit.qtype, tcp);
+    if (tcp || !rrl.enabled) return out;
+    return limit(out, msg, String(hit.id), peer.address, undefined);
+  }
+
+  function answerInto(msg: Buffer, peer: { readonly address: string }, out: Buffer, off: number): number {
+    const hit = cachedFor(msg, false);
+    if (hit) {
+      count(hit.resp[3]! & 0xf, hit.qtype, false);
+      if (!rrl.enabled) {
+        patch(hit.resp, msg, out, off);
+        return hit.resp.length;
+      }
+      const r = limit(hit.resp, msg, String(hit.id), peer.address, undefined);
+      if (r === null) return 0;
+      if (r === hit.resp) { patch(hit.resp, msg, out, off); return r.length; }
+      out.set(r, off);
+      return r.length;
+    }
+    const r = miss(msg, peer, false);
+    if (r === undefined) return -1;
+    if (r === null) return 0;
+    out.set(r, off);
+    return r.length;
   }
 
   return {
     answer,
+    answerInto,
     setIndex(index: ZoneIndex): void {
       zones = index;
       clear();

@@ -23,6 +23,8 @@ import { opcodeSupported, rcodeOf, responseLimit, writeAnswer, writeError, write
 import { Forwarder } from './forward.js';
 import { Notifier } from './notify.js';
 import { bindTcp, bindUdp, type Peer, type TcpListener } from './transport.js';
+import { closeBatchFd, openBatchFd, serveBatch, udpBatchAddon, type BatchSocket } from './udp-batch.js';
+import type { PoolSocket } from './workers.js';
 import { assembleZones, type ZoneSource } from './zone/assemble.js';
 import { parseMasterFile } from './zone/master-file.js';
 import { rrFromInventory } from './zone/rdata-text.js';
@@ -93,7 +95,9 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   let index: ZoneIndex = makeZoneSet([]);
   /** Content (no SOA) of each zone at the serial we serve, to compute IXFR diffs. */
   const lastContent = new Map<string, { serial: number; soa: WireRR; records: WireRR[] }>();
-  const udpSockets: dgram.Socket[] = [];
+  /** A bound UDP socket: node:dgram, or a fd served in batches by native/udpbatch. */
+  interface UdpEndpoint { host: string; port: number; send(b: Buffer, peer: Peer): void; close(): void; pool: PoolSocket }
+  const udpSockets: UdpEndpoint[] = [];
   const tcpServers: TcpListener[] = [];
   let closed = false;
   let pool: UdpWorkerPool | undefined;
@@ -246,7 +250,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
 
   function handle(msg: Buffer, peer: Peer, tcp: boolean): Reply | Promise<Reply> {
     // The hot path (a plain query): the engine's wire cache and zone index.
-    const a = engine.answer(msg, peer.address, tcp);
+    const a = engine.answer(msg, peer, tcp);
     if (a !== undefined) return a ? [a] : null;
     return fullPath(msg, peer, tcp);
   }
@@ -426,7 +430,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     // The hot path first: one answer, sent straight back (no array, no closure).
     let a: Buffer | null | undefined;
     try {
-      a = engine.answer(m, peer.address, false);
+      a = engine.answer(m, peer, false);
     } catch {
       a = undefined;
     }
@@ -434,9 +438,49 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       if (a) sock.send(a, peer.port, peer.address);
       return;
     }
+    fullUdp(m, peer, (b) => sock.send(b, peer.port, peer.address));
+  }
+
+  /** A UDP query the engine leaves to the full path (its answer may come later). */
+  function fullUdp(m: Buffer, peer: Peer, send: (b: Buffer) => void): void {
     const r = safeHandle(m, peer, false);
-    if (r instanceof Promise) void r.then((o) => { if (o && !closed) for (const b of o) sock.send(b, peer.port, peer.address); });
-    else if (r) for (const b of r) sock.send(b, peer.port, peer.address);
+    if (r instanceof Promise) void r.then((o) => { if (o && !closed) for (const b of o) send(b); });
+    else if (r) for (const b of r) send(b);
+  }
+
+  /** Bind UDP on host:port: batched through the addon when it is built, else node:dgram. */
+  async function bindUdpEndpoint(host: string, port: number): Promise<UdpEndpoint> {
+    if (!udpBatchAddon()) {
+      const udp = await bindUdp(host, port, onUdp);
+      return {
+        host: udp.address().address, port: udp.address().port, pool: { kind: 'dgram', sock: udp },
+        send: (b, peer) => udp.send(b, peer.port, peer.address),
+        close: () => udp.close(),
+      };
+    }
+    const o = openBatchFd(host, port);
+    let bs: BatchSocket | undefined;
+    return {
+      host, port: o.port, pool: { kind: 'fd', fd: o.fd },
+      send: (b, peer) => bs?.sendTo(b, peer.address, peer.port),
+      close: () => { if (bs) bs.close(); else closeBatchFd(o.fd); },
+      start(): void {
+        bs = serveBatch(o.fd, o.port, ourUdp, (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), (m, peer, out, off) => {
+          let w: number;
+          try {
+            w = engine.answerInto(m, peer, out, off);
+          } catch {
+            w = -1;
+          }
+          if (w >= 0) return w;
+          // The batch buffers are reused: keep a copy of the query and the sender for a later answer.
+          const copy = Buffer.from(m);
+          const p = { address: peer.address, port: peer.port };
+          fullUdp(copy, p, (b) => bs?.sendTo(b, p.address, p.port));
+          return 0;
+        });
+      },
+    } as UdpEndpoint & { start(): void };
   }
 
   async function pushAuthority(): Promise<void> {
@@ -455,12 +499,13 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
         const hp = parseHostPort(l);
         // UDP and TCP on the same port: with port 0, take the UDP port and retry if TCP has it taken.
         for (let attempt = 0; ; attempt++) {
-          const udp = await bindUdp(hp.host, hp.port, onUdp);
-          const port = (udp.address()).port;
+          const udp = await bindUdpEndpoint(hp.host, hp.port);
+          const port = udp.port;
           try {
             const tcp = await bindTcp(hp.host, port, {
               idleMs: dns.tcp_idle * 1000, maxConnections: dns.tcp_max, onRefused: () => drop('tcp-max'),
             }, async (m, peer) => safeHandle(m, peer, true), () => drop('tcp-frame'));
+            (udp as Partial<{ start(): void }>).start?.();
             udpSockets.push(udp);
             tcpServers.push(tcp);
             logger.info({ event: 'dns.listen', host: hp.host, port });
@@ -476,9 +521,9 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       if (workerCount > 0 && udpSockets.length > 0) {
         poolSite = authority.siteDnsAuthoritative();
         pool = await startUdpWorkers({
-          count: workerCount, sockets: udpSockets, logger,
+          count: workerCount, sockets: udpSockets.map((u) => u.pool), logger,
           init: { ourUdp, rrl: rrlOpts, forwarders: forwarder !== undefined, forwardClients: dns.forward_clients },
-          onRelay: (i, m, peer) => { const s = udpSockets[i]; if (s) onUdp(m, peer, s); },
+          onRelay: (i, m, peer) => { const s = udpSockets[i]; if (s) fullUdp(m, peer, (b) => s.send(b, peer)); },
           onCounts: (q, d, e) => {
             addCounts(q);
             for (const [reason, n] of d) metrics.dropped.inc({ proto: 'dns', reason }, n);
@@ -493,7 +538,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     },
     addresses() {
       return {
-        udp: udpSockets.map((s) => ({ host: s.address().address, port: s.address().port })),
+        udp: udpSockets.map((s) => ({ host: s.host, port: s.port })),
         tcp: tcpServers.map((s) => {
           const a = s.server.address() as net.AddressInfo;
           return { host: a.address, port: a.port };

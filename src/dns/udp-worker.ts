@@ -8,6 +8,7 @@ import { makeAcl } from '../lib/net.js';
 import { createAnswerEngine, minimalView, type AnswerEngine } from './engine.js';
 import { writeError } from './handler.js';
 import { fastSend } from './transport.js';
+import { serveBatch, type BatchSocket } from './udp-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { decodeZone } from './zone/zone-wire.js';
 import { makeZoneSet, type ZoneData } from './zone/tree.js';
@@ -28,11 +29,12 @@ const zones = new Map<string, ZoneData>();
 const drops = new Map<string, number>();
 let errors = 0;
 const sockets: dgram.Socket[] = [];
+const batches: BatchSocket[] = [];
 
 function onQuery(sock: dgram.Socket, i: number, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   let out: Buffer | null | undefined;
   try {
-    out = engine!.answer(msg, rinfo.address, false);
+    out = engine!.answer(msg, rinfo, false);
   } catch {
     // The one place a throw becomes SERVFAIL (or a drop), as in the primary's safeHandle.
     errors++;
@@ -66,13 +68,33 @@ process.on('message', (m: ToWorker, handle: unknown) => {
       break;
     }
     case 'socket': {
-      const sock = handle as dgram.Socket;
       const i = m.i;
+      if (m.fd !== undefined) {
+        let bs: BatchSocket | undefined = undefined;
+        bs = serveBatch(m.fd, 0, init!.ourUdp, () => { errors++; }, (msg, peer, out, off) => {
+          let w: number;
+          try {
+            w = engine!.answerInto(msg, peer, out, off);
+          } catch {
+            errors++;
+            if (msg.length < 12 || (msg[2]! & 0x80)) return 0;
+            const e = writeError(msg, minimalView(msg), RCODE.SERVFAIL, init!.ourUdp);
+            out.set(e, off);
+            return e.length;
+          }
+          if (w < 0) send({ t: 'relay', i, m: msg.toString('base64'), a: peer.address, p: peer.port });
+          return Math.max(w, 0);
+        });
+        batches[i] = bs;
+        if (init && batches.filter(Boolean).length + sockets.filter(Boolean).length === init.sockets) send({ t: 'ready' });
+        break;
+      }
+      const sock = handle as dgram.Socket;
       fastSend(sock);
       sock.on('error', () => { /* ICMP errors on send: nothing to do */ });
       sock.on('message', (msg, rinfo) => onQuery(sock, i, msg, rinfo));
       sockets[i] = sock;
-      if (init && sockets.filter(Boolean).length === init.sockets) send({ t: 'ready' });
+      if (init && batches.filter(Boolean).length + sockets.filter(Boolean).length === init.sockets) send({ t: 'ready' });
       break;
     }
     case 'zones': {

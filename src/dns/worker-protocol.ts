@@ -21,7 +21,8 @@ export interface WorkerInit {
 /** Primary → worker. */
 export type ToWorker =
   | WorkerInit
-  | { t: 'socket'; i: number }
+  /** Socket `i`: a dgram handle sent with the message, or (`fd`) a batched socket inherited at that fd. */
+  | { t: 'socket'; i: number; fd?: number }
   /** New zone data: `zones` replace or add, origins not in `keep` (and not in `zones`) are dropped. */
   | { t: 'zones'; gen: number; zones: ZonePayload[]; keep: string[]; site: boolean }
   | { t: 'auth'; gen: number; site: boolean }

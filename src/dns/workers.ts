@@ -7,10 +7,13 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { encodeZone, type ZonePayload } from './zone/zone-wire.js';
 import type { ZoneData } from './zone/tree.js';
 
+/** A UDP socket the workers share: a node:dgram socket (its handle goes over IPC) or a plain fd (inherited). */
+export type PoolSocket = { kind: 'dgram'; sock: dgram.Socket } | { kind: 'fd'; fd: number };
+
 /** What the pool reports back to the service. */
 export interface PoolDeps {
   count: number;
-  sockets: dgram.Socket[];
+  sockets: PoolSocket[];
   init: Omit<WorkerInit, 't' | 'sockets'>;
   logger: Logger;
   /** A worker's query that needs the full path; answer it on `sockets[i]`. */
@@ -82,7 +85,9 @@ export async function startUdpWorkers(deps: PoolDeps, zones: readonly ZoneData[]
   }
 
   function spawn(): Promise<void> {
-    const child = fork(entry, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    // Plain fds are inherited as the child's fds 4, 5, ... (stdio entries after the IPC channel).
+    const fds = deps.sockets.flatMap((s) => (s.kind === 'fd' ? [s.fd] : []));
+    const child = fork(entry, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds], serialization: 'json' });
     const w: Live = { child, acked: 0, waiters: [] };
     workers.add(w);
     return new Promise((resolve, reject) => {
@@ -109,7 +114,11 @@ export async function startUdpWorkers(deps: PoolDeps, zones: readonly ZoneData[]
       // Zones before sockets: a worker never reads a query before it has data to answer from.
       post(w, { t: 'init', ...deps.init, sockets: deps.sockets.length });
       post(w, { t: 'zones', gen, ...payloads(lastZones, new Map()), site: lastSite });
-      deps.sockets.forEach((s, i) => post(w, { t: 'socket', i }, s));
+      let next = 4;
+      deps.sockets.forEach((s, i) => {
+        if (s.kind === 'dgram') post(w, { t: 'socket', i }, s.sock);
+        else post(w, { t: 'socket', i, fd: next++ });
+      });
     });
   }
 
