@@ -2,6 +2,7 @@
 # dns-bench.sh: builderd's DNS against NSD and dnsmasq, side by side (issue 9), on loopback only.
 #   scripts/dns-bench.sh [SERVERS...]     e.g. builderd1 builderd2 nsd1 nsd2 dnsmasq
 # builderdN: scripts/dns-serve.ts with dns.workers = N-1 (the primary also reads the shared socket);
+# dgramN: the same without the udpbatch addon (node:dgram);
 # nsdN: NSD with server-count N. 1-process servers run on CPU0; N>1 on CPUs 0-1. dnsperf on CPU1.
 # Zone: the harness's 1,000-host zone (gen-dns-data.py). Rounds alternate the servers (A B A B).
 # Knobs: ROUNDS=3 DURATION=10 CLIENTS=10 MAXOUT=100 OUT=/tmp/dns-bench.
@@ -22,8 +23,9 @@ cpus() { [[ "$1" -gt 1 ]] && echo 0,1 || echo 0; }
 start() { # start NAME -> PID
   local s="$1" w="$OUT/$1"; mkdir -p "$w"
   case "$s" in
-    builderd*) local n="${s#builderd}"
-      DNS_WORKERS=$((n-1)) taskset -c "$(cpus "$n")" node ${NODE_OPTS:---import tsx} "$ROOT/${SERVE_JS:-scripts/dns-serve.ts}" 127.0.0.1 "$PORT" \
+    builderd*|dgram*) local n="${s#builderd}"; n="${n#dgram}"
+      local batch=1; [[ "$s" == dgram* ]] && batch=0
+      BUILDERD_DNS_BATCH=$batch DNS_WORKERS=$((n-1)) taskset -c "$(cpus "$n")" node ${NODE_OPTS:---import tsx} "$ROOT/${SERVE_JS:-scripts/dns-serve.ts}" 127.0.0.1 "$PORT" \
         "$ZONES/lab.example.zone" "$ZONES/99.10.in-addr.arpa.zone" >"$w/log" 2>&1 & PID=$! ;;
     nsd*) local n="${s#nsd}"
       cat >"$w/nsd.conf" <<CONF

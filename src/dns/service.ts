@@ -465,7 +465,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       send: (b, peer) => bs?.sendTo(b, peer.address, peer.port),
       close: () => { if (bs) bs.close(); else closeBatchFd(o.fd); },
       start(): void {
-        bs = serveBatch(o.fd, o.port, ourUdp, (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), (m, peer, out, off) => {
+        bs = serveBatch(o.fd, o.port, ourUdp, { onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long') }, (m, peer, out, off) => {
           let w: number;
           try {
             w = engine.answerInto(m, peer, out, off);

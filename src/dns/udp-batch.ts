@@ -54,7 +54,7 @@ export class BatchPeer {
 }
 
 /** sockaddr_in / sockaddr_in6 (Linux layout: family in host order, port and address in network order) → text. */
-function sockaddrAddress(b: Buffer, o: number): string {
+export function sockaddrAddress(b: Buffer, o: number): string {
   const family = b.readUInt16LE(o);
   if (family === 2) return `${b[o + 4]}.${b[o + 5]}.${b[o + 6]}.${b[o + 7]}`;
   const g: number[] = [];
@@ -134,7 +134,7 @@ export function closeBatchFd(fd: number): void {
  * Serve `fd` in batches: each batch of up to 64 datagrams is one call into JavaScript and one sendmmsg.
  * `ownsFd`: close the fd on close() (a worker's inherited copy, or the primary's).
  */
-export function serveBatch(fd: number, port: number, outSlot: number, onError: (e: unknown) => void, handler: BatchHandler, ownsFd = true): BatchSocket {
+export function serveBatch(fd: number, port: number, outSlot: number, hooks: { onError(e: unknown): void; onTooLong(): void }, handler: BatchHandler, ownsFd = true): BatchSocket {
   const a = udpBatchAddon();
   if (!a) throw new Error('udpbatch addon not available');
   const slot = Math.max(512, outSlot);
@@ -146,13 +146,13 @@ export function serveBatch(fd: number, port: number, outSlot: number, onError: (
   const onBatch = (n: number): void => {
     for (let i = 0; i < n; i++) {
       const len = lens[2 * i]!;
-      if (len < 0) { lens[2 * i + 1] = 0; continue; }
+      if (len < 0) { lens[2 * i + 1] = 0; hooks.onTooLong(); continue; }
       peer.slot = i;
       let w = 0;
       try {
         w = handler(inBuf.subarray(i * IN_SLOT, i * IN_SLOT + len), peer, outBuf, i * slot);
       } catch (e) {
-        onError(e);
+        hooks.onError(e);
       }
       lens[2 * i + 1] = w > 0 && w <= slot ? w : 0;
     }

@@ -71,7 +71,7 @@ process.on('message', (m: ToWorker, handle: unknown) => {
       const i = m.i;
       if (m.fd !== undefined) {
         let bs: BatchSocket | undefined = undefined;
-        bs = serveBatch(m.fd, 0, init!.ourUdp, () => { errors++; }, (msg, peer, out, off) => {
+        bs = serveBatch(m.fd, 0, init!.ourUdp, { onError: () => { errors++; }, onTooLong: () => { drops.set('too-long', (drops.get('too-long') ?? 0) + 1); } }, (msg, peer, out, off) => {
           let w: number;
           try {
             w = engine!.answerInto(msg, peer, out, off);

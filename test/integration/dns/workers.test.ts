@@ -233,3 +233,41 @@ describe('dns.workers in-process (the service with workers: 2, this process the 
     assert.deepEqual(r.svc.workerPids(), []);
   });
 });
+
+describe('dns.workers without the udpbatch addon (node:dgram handles passed over IPC)', () => {
+  it('workers answer with the primary stopped, and exit when it is SIGKILLed', async () => {
+    const zone = join(ROOT, 'test/fixtures/dns/files.example.net.zone');
+    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/dns-serve.ts'), '127.0.0.1', '0', zone], {
+      env: { ...process.env, BUILDERD_DNS_BATCH: '0', DNS_WORKERS: '2' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let err = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`dns-serve did not start: ${err}`)), 20_000);
+        c.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /ready on [^:]+:(\d+)/.exec(err);
+          if (m) { clearTimeout(t); resolve(Number(m[1])); }
+        });
+      });
+      assert.match(err, /workers: \d+ \d+/);
+      const kids = children(c.pid!).filter((p) => cmdline(p).includes('udp-worker'));
+      assert.equal(kids.length, 2);
+      c.kill('SIGSTOP');
+      let out: string;
+      try {
+        out = await dig(port, '+norec', 'host1.files.example.net', 'A');
+      } finally {
+        c.kill('SIGCONT');
+      }
+      assert.match(out, /status: NOERROR/);
+      assert.match(out, /host1\.files\.example\.net\.\s+\d+\s+IN\s+A\s+10\.98\.1\.1/);
+      c.kill('SIGKILL');
+      const t0 = Date.now();
+      while (kids.some(alive) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(kids.filter(alive), []);
+    } finally {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  });
+});
