@@ -80,6 +80,8 @@ CONF
     *) echo "unknown server $s" >&2; exit 1 ;;
   esac
   for _ in $(seq 1 100); do
+    # builderd: wait until its workers serve too (dns-serve prints "ready" after workersReady()).
+    [[ "$s" == builderd* || "$s" == dgram* ]] && ! grep -q "ready on" "$w/log" && { sleep 0.2; continue; }
     timeout 2 dig @127.0.0.1 -p "$PORT" +short +time=1 +tries=1 host0042.lab.example A 2>/dev/null | grep -q 10.99.1.42 && return 0
     sleep 0.2
   done

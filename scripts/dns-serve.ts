@@ -14,5 +14,6 @@ const svc = await createDnsService({
   authority: fixedAuthority('bootstrap'), logger: silentLogger(), metrics: createMetrics(), clock: systemClock,
 });
 await svc.listen();
+await svc.workersReady();
 process.stderr.write(`dns-serve ready on ${addr}:${svc.addresses().udp[0]?.port ?? port} (workers: ${svc.workerPids().join(' ') || 'none'})\n`);
 process.on('SIGTERM', () => { void svc.close().then(() => process.exit(0)); });

@@ -51,6 +51,8 @@ export interface DnsService {
   authorityChanged(): Promise<void>;
   /** PIDs of the UDP worker processes (dns.workers). */
   workerPids(): number[];
+  /** Resolves once the UDP workers serve (they start in the background after listen()). */
+  workersReady(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   let pool: UdpWorkerPool | undefined;
   let poolSite = authority.siteDnsAuthoritative();
   let authPoll: NodeJS.Timeout | undefined;
+  let workersStarting: Promise<void> = Promise.resolve();
   let countFlush: NodeJS.Timeout | undefined;
 
   function drop(reason: string): void {
@@ -520,7 +523,8 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       countFlush.unref();
       if (workerCount > 0 && udpSockets.length > 0) {
         poolSite = authority.siteDnsAuthoritative();
-        pool = await startUdpWorkers({
+        // The workers start in the background: the primary answers everything until they are up.
+        workersStarting = startUdpWorkers({
           count: workerCount, sockets: udpSockets.map((u) => u.pool), logger,
           init: { ourUdp, rrl: rrlOpts, forwarders: forwarder !== undefined, forwardClients: dns.forward_clients },
           onRelay: (i, m, peer) => { const s = udpSockets[i]; if (s) fullUdp(m, peer, (b) => s.send(b, peer)); },
@@ -529,11 +533,19 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
             for (const [reason, n] of d) metrics.dropped.inc({ proto: 'dns', reason }, n);
             if (e > 0) metrics.errors.inc({ code: 'DNS_ERR_DECODE' }, e);
           },
-        }, index.all, poolSite);
-        // Authority fencing in the workers: pushed on every change seen here (at most 100 ms late).
-        authPoll = setInterval(() => { void pushAuthority(); }, 100);
-        authPoll.unref();
-        logger.info({ event: 'dns.workers', count: workerCount, pids: pool.pids() }, 'DNS UDP workers started');
+        }, index.all, poolSite).then(async (p) => {
+          if (closed) { await p.close(); return; }
+          pool = p;
+          // Zones or the authority mode may have changed while the workers started.
+          poolSite = authority.siteDnsAuthoritative();
+          await p.sync(index.all, poolSite);
+          // Authority fencing in the workers: pushed on every change seen here (at most 100 ms late).
+          authPoll = setInterval(() => { void pushAuthority(); }, 100);
+          authPoll.unref();
+          logger.info({ event: 'dns.workers', count: workerCount, pids: p.pids() }, 'DNS UDP workers started');
+        }, (e: Error) => {
+          logger.error({ event: 'dns.worker.failed', err: e.message }, 'DNS UDP workers did not start; answering in-process');
+        });
       }
     },
     addresses() {
@@ -558,10 +570,12 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     },
     authorityChanged: () => pushAuthority(),
     workerPids: () => pool?.pids() ?? [],
+    workersReady: () => workersStarting,
     async close(): Promise<void> {
       closed = true;
       if (authPoll) clearInterval(authPoll);
       if (countFlush) clearInterval(countFlush);
+      await workersStarting;
       await pool?.close();
       pool = undefined;
       flushCounts();

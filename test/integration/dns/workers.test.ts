@@ -90,6 +90,7 @@ describe('dns.workers: UDP worker processes (daemon with workers: 2)', { skip: b
     d0 = spawnServe(file0);
     await dw.waitFor((l) => l['event'] === 'daemon.ready', 10_000);
     await d0.waitFor((l) => l['event'] === 'daemon.ready', 10_000);
+    await dw.waitFor((l) => l['event'] === 'dns.workers', 10_000);
   });
   after(async () => {
     if (dw?.child.exitCode === null && dw.child.signalCode === null) { dw.child.kill('SIGCONT'); await dw.stop('SIGTERM'); }
@@ -198,6 +199,7 @@ describe('dns.workers in-process (the service with workers: 2, this process the 
       mode: () => mode, epoch: () => 1,
     };
     const r = await startDns({ config: exampleConfig({ workers: 2 }), authority });
+    await r.svc.workersReady();
     try {
       assert.equal(r.svc.workerPids().length, 2);
       const names = Array.from({ length: 20 }, () => ['+norec', 'hv01.lab.example.net', 'A']).flat();
