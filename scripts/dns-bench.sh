@@ -87,19 +87,46 @@ CONF
   done
   echo "$s did not answer" >&2; tail -5 "$w/log" >&2; return 1
 }
-declare -A RUNS
+declare -A RUNS CPUS
+HZ=$(getconf CLK_TCK)
+tree() { local p="$1" c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
+ticks() { # CPU ticks (user + system) of a process and its descendants (NSD's servers, builderd's workers)
+  local t=0 p f
+  for p in $(tree "$1"); do f=$(cut -d')' -f2- /proc/"$p"/stat 2>/dev/null) || continue; t=$((t + $(awk '{print $12 + $13}' <<<"$f"))); done
+  echo "$t"
+}
 for r in $(seq 1 "$ROUNDS"); do
   for s in "${SERVERS[@]}"; do
     start "$s" || { kill "$PID"; wait "$PID" 2>/dev/null; PID=""; continue; }
     sleep 1
+    t0=$(ticks "$PID")
     q=$(timeout $((DURATION+20)) taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$ZONES/queries.txt" -l "$DURATION" \
           -c "$CLIENTS" -q "$MAXOUT" -t 2 2>&1 | tee "$OUT/$s/dnsperf.$r" | awk '/Queries per second:/{printf "%.0f", $4}')
+    t1=$(ticks "$PID")
     kill "$PID"; wait "$PID" 2>/dev/null; PID=""
-    echo "round $r $s ${q:-0}" >&2
+    n=$(awk '/Queries completed:/{print $3}' "$OUT/$s/dnsperf.$r")
+    # Server CPU per answered query: steadier than qps on a shared machine (other load takes turns, not cycles per query).
+    us=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="${n:-0}" 'BEGIN{printf "%.2f", (n > 0 ? d / hz * 1e6 / n : 0)}')
+    echo "round $r $s ${q:-0} qps, ${us} CPU-us/query" >&2
     RUNS[$s]="${RUNS[$s]:-} ${q:-0}"
+    CPUS[$s]="${CPUS[$s]:-} $us"
   done
 done
 for s in "${SERVERS[@]}"; do
   med=$(tr ' ' '\n' <<<"${RUNS[$s]:-}" | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-  echo "$s $med (${RUNS[$s]:-})"
+  cpu=$(tr ' ' '\n' <<<"${CPUS[$s]:-}" | grep . | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  echo "$s $med qps (${RUNS[$s]:-}) cpu_us_per_query=$cpu (${CPUS[$s]:-})"
+done
+# Ratios: of the medians, and the median of the per-round ratios (each pair measured minutes apart at most).
+median() { grep . | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+ratio() { # ratio A B
+  local a="$1" b="$2"; [[ -n "${RUNS[$a]:-}" && -n "${RUNS[$b]:-}" ]] || return 0
+  local ma mb mr
+  ma=$(tr ' ' '\n' <<<"${RUNS[$a]}" | median); mb=$(tr ' ' '\n' <<<"${RUNS[$b]}" | median)
+  mr=$(paste -d' ' <(tr ' ' '\n' <<<"${RUNS[$a]}" | grep .) <(tr ' ' '\n' <<<"${RUNS[$b]}" | grep .) | awk '{printf "%.4f\n", ($2 > 0 ? $1 / $2 : 0)}' | median)
+  awk -v a="$a" -v b="$b" -v ma="$ma" -v mb="$mb" -v mr="$mr" 'BEGIN{printf "%s/%s %.2f (median of round ratios %.2f)\n", a, b, (mb > 0 ? ma / mb : 0), mr}'
+}
+for pair in "builderd1 nsd1" "builderd2 nsd2" "builderd3 nsd2" "builderd1 dnsmasq" "builderd2 dnsmasq" "builderd3 dnsmasq" "dgram1 nsd1"; do
+  # shellcheck disable=SC2086
+  ratio $pair
 done
