@@ -35,10 +35,10 @@ export interface AnswerEngine {
    */
   answer(msg: Buffer, peer: { readonly address: string }, tcp: boolean): Buffer | null | undefined;
   /**
-   * The same for a UDP batch: the answer is written into `out` at `off`; returns its length, 0 for
-   * nothing to send, -1 when it needs the full path.
+   * The same for a UDP batch: the query is `len` bytes at `base` in `buf`, the answer is written into
+   * `out` at `off`; returns its length, 0 for nothing to send, -1 when it needs the full path.
    */
-  answerInto(msg: Buffer, peer: { readonly address: string }, out: Buffer, off: number): number;
+  answerInto(buf: Buffer, base: number, len: number, peer: { readonly address: string }, out: Buffer, off: number): number;
   /** Swap in a new zone index (the cache is cleared). */
   setIndex(index: ZoneIndex): void;
   index(): ZoneIndex;
@@ -84,7 +84,10 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
   const qk: QuestionKey = { length: 0, questionEnd: 0, hash: 0 };
   const answerable = (z: ZoneData): boolean => z.kind === 'mgmt' || siteAuth;
 
+  // Common (rcode < 32, qtype < 256) pairs count into a flat array; the rest into the map.
+  const small = new Float64Array(32 * 256 * 2);
   function count(rcode: number, qtype: number, tcp: boolean): void {
+    if (rcode < 32 && qtype < 256) { small[((rcode << 8) | qtype) * 2 + (tcp ? 1 : 0)]!++; return; }
     const k = (rcode * 65536 + qtype) * 2 + (tcp ? 1 : 0);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
@@ -123,23 +126,23 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
   }
 
   /** The cached answer for a plain query (its key left in scratch/qk), or undefined. */
-  function cachedFor(msg: Buffer, tcp: boolean): Entry | undefined {
+  function cachedFor(msg: Buffer, tcp: boolean, base = 0, len = msg.length - base): Entry | undefined {
     const auth = opts.siteAuthoritative();
     if (auth !== siteAuth) { siteAuth = auth; clear(); }
-    fast = questionKey(msg, scratch, ourUdp, tcp, qk);
+    fast = questionKey(msg, scratch, ourUdp, tcp, qk, base, len);
     return fast ? find() : undefined;
   }
   let fast = false;
 
-  /** Copy a cached answer to `out` at `off` and patch ID, RD, CD and the client's question in. */
-  function patch(src: Buffer, msg: Buffer, out: Buffer, off: number): void {
+  /** Copy a cached answer to `out` at `off` and patch ID, RD, CD and the client's question (at `base` in `msg`) in. */
+  function patch(src: Buffer, msg: Buffer, out: Buffer, off: number, base = 0): void {
     out.set(src, off);
-    out[off] = msg[0]!;
-    out[off + 1] = msg[1]!;
-    out[off + 2] = (src[2]! & 0xfe) | (msg[2]! & 0x01);
-    out[off + 3] = (src[3]! & 0xef) | (msg[3]! & 0x10);
+    out[off] = msg[base]!;
+    out[off + 1] = msg[base + 1]!;
+    out[off + 2] = (src[2]! & 0xfe) | (msg[base + 2]! & 0x01);
+    out[off + 3] = (src[3]! & 0xef) | (msg[base + 3]! & 0x10);
     const end = qk.questionEnd;
-    for (let i = 12; i < end; i++) out[off + i] = msg[i]!;
+    for (let i = 12; i < end; i++) out[off + i] = msg[base + i]!;
   }
 
   /** Everything but a cache hit (called right after cachedFor, whose key is still in scratch). */
@@ -186,21 +189,21 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     return limit(out, msg, String(hit.id), peer.address, undefined);
   }
 
-  function answerInto(msg: Buffer, peer: { readonly address: string }, out: Buffer, off: number): number {
-    const hit = cachedFor(msg, false);
+  function answerInto(buf: Buffer, base: number, len: number, peer: { readonly address: string }, out: Buffer, off: number): number {
+    const hit = cachedFor(buf, false, base, len);
     if (hit) {
       count(hit.resp[3]! & 0xf, hit.qtype, false);
       if (!rrl.enabled) {
-        patch(hit.resp, msg, out, off);
+        patch(hit.resp, buf, out, off, base);
         return hit.resp.length;
       }
-      const r = limit(hit.resp, msg, String(hit.id), peer.address, undefined);
+      const r = limit(hit.resp, buf.subarray(base, base + len), String(hit.id), peer.address, undefined);
       if (r === null) return 0;
-      if (r === hit.resp) { patch(hit.resp, msg, out, off); return r.length; }
+      if (r === hit.resp) { patch(hit.resp, buf, out, off, base); return r.length; }
       out.set(r, off);
       return r.length;
     }
-    const r = miss(msg, peer, false);
+    const r = miss(buf.subarray(base, base + len), peer, false);
     if (r === undefined) return -1;
     if (r === null) return 0;
     out.set(r, off);
@@ -218,6 +221,14 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     drain(): QueryCounts {
       const out = counts;
       counts = new Map();
+      for (let i = 0; i < small.length; i++) {
+        const n = small[i]!;
+        if (n === 0) continue;
+        small[i] = 0;
+        const rcode = i >> 9, qtype = (i >> 1) & 0xff, tcp = i & 1;
+        const k = (rcode * 65536 + qtype) * 2 + tcp;
+        out.set(k, (out.get(k) ?? 0) + n);
+      }
       return out;
     },
     count,

@@ -468,16 +468,16 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       send: (b, peer) => bs?.sendTo(b, peer.address, peer.port),
       close: () => { if (bs) bs.close(); else closeBatchFd(o.fd); },
       start(): void {
-        bs = serveBatch(o.fd, o.port, ourUdp, { onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long') }, (m, peer, out, off) => {
+        bs = serveBatch(o.fd, o.port, ourUdp, { onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long') }, (buf, base, len, peer, out, off) => {
           let w: number;
           try {
-            w = engine.answerInto(m, peer, out, off);
+            w = engine.answerInto(buf, base, len, peer, out, off);
           } catch {
             w = -1;
           }
           if (w >= 0) return w;
           // The batch buffers are reused: keep a copy of the query and the sender for a later answer.
-          const copy = Buffer.from(m);
+          const copy = Buffer.from(buf.subarray(base, base + len));
           const p = { address: peer.address, port: peer.port };
           fullUdp(copy, p, (b) => bs?.sendTo(b, p.address, p.port));
           return 0;

@@ -102,10 +102,10 @@ export function sockaddr(address: string, port: number): Buffer {
 }
 
 /**
- * Handles one datagram: write the answer into `out` at `off` and return its length; 0 sends nothing
- * (dropped, or answered later through `sendTo`).
+ * Handles one datagram (`len` bytes at `base` in `buf`, valid only during the call): write the answer
+ * into `out` at `off` and return its length; 0 sends nothing (dropped, or answered later through `sendTo`).
  */
-export type BatchHandler = (msg: Buffer, peer: BatchPeer, out: Buffer, off: number) => number;
+export type BatchHandler = (buf: Buffer, base: number, len: number, peer: BatchPeer, out: Buffer, off: number) => number;
 
 /** A UDP socket served in batches. */
 export interface BatchSocket {
@@ -150,7 +150,7 @@ export function serveBatch(fd: number, port: number, outSlot: number, hooks: { o
       peer.slot = i;
       let w = 0;
       try {
-        w = handler(inBuf.subarray(i * IN_SLOT, i * IN_SLOT + len), peer, outBuf, i * slot);
+        w = handler(inBuf, i * IN_SLOT, len, peer, outBuf, i * slot);
       } catch (e) {
         hooks.onError(e);
       }

@@ -71,18 +71,19 @@ process.on('message', (m: ToWorker, handle: unknown) => {
       const i = m.i;
       if (m.fd !== undefined) {
         let bs: BatchSocket | undefined = undefined;
-        bs = serveBatch(m.fd, 0, init!.ourUdp, { onError: () => { errors++; }, onTooLong: () => { drops.set('too-long', (drops.get('too-long') ?? 0) + 1); } }, (msg, peer, out, off) => {
+        bs = serveBatch(m.fd, 0, init!.ourUdp, { onError: () => { errors++; }, onTooLong: () => { drops.set('too-long', (drops.get('too-long') ?? 0) + 1); } }, (buf, base, len, peer, out, off) => {
+          const msg = (): Buffer => buf.subarray(base, base + len);
           let w: number;
           try {
-            w = engine!.answerInto(msg, peer, out, off);
+            w = engine!.answerInto(buf, base, len, peer, out, off);
           } catch {
             errors++;
-            if (msg.length < 12 || (msg[2]! & 0x80)) return 0;
-            const e = writeError(msg, minimalView(msg), RCODE.SERVFAIL, init!.ourUdp);
+            if (len < 12 || (buf[base + 2]! & 0x80)) return 0;
+            const e = writeError(msg(), minimalView(msg()), RCODE.SERVFAIL, init!.ourUdp);
             out.set(e, off);
             return e.length;
           }
-          if (w < 0) send({ t: 'relay', i, m: msg.toString('base64'), a: peer.address, p: peer.port });
+          if (w < 0) send({ t: 'relay', i, m: msg().toString('base64'), a: peer.address, p: peer.port });
           return Math.max(w, 0);
         });
         batches[i] = bs;

@@ -188,24 +188,27 @@ export interface QuestionKey {
  * `out` filled. The key holds the question lowercased (ASCII only, RFC 4343), the EDNS version, the
  * response size we would use (RFC 6891 §6.2.5), DO, and the transport.
  */
-export function questionKey(buf: Buffer, scratch: Buffer, maxUdp: number, tcp: boolean, out: QuestionKey): boolean {
-  const n = buf.length;
+export function questionKey(buf: Buffer, scratch: Buffer, maxUdp: number, tcp: boolean, out: QuestionKey, base = 0, len = buf.length - base): boolean {
+  // Offsets below are relative to the message, which starts at `base` in `buf` (a batch buffer).
+  const n = len;
+  const b = base;
   if (n < 17 || n > 512) return false;
-  if ((buf[2]! & 0xf8) !== 0 || buf[4] !== 0 || buf[5] !== 1 || buf[6] !== 0 || buf[7] !== 0 || buf[8] !== 0 || buf[9] !== 0 || buf[10] !== 0) return false;
-  const ar = buf[11]!;
+  if ((buf[b + 2]! & 0xf8) !== 0 || buf[b + 4] !== 0 || buf[b + 5] !== 1 || buf[b + 6] !== 0 || buf[b + 7] !== 0 ||
+    buf[b + 8] !== 0 || buf[b + 9] !== 0 || buf[b + 10] !== 0) return false;
+  const ar = buf[b + 11]!;
   if (ar > 1) return false;
   let h = 0x811c9dc5;
   let o = 12;
   for (;;) {
     if (o >= n) return false;
-    const len = buf[o]!;
-    scratch[o - 12] = len;
-    h = Math.imul(h ^ len, 0x01000193);
-    if (len === 0) { o++; break; }
-    if (len > 63 || o + 1 + len >= n) return false;
-    const end = o + 1 + len;
+    const l = buf[b + o]!;
+    scratch[o - 12] = l;
+    h = Math.imul(h ^ l, 0x01000193);
+    if (l === 0) { o++; break; }
+    if (l > 63 || o + 1 + l >= n) return false;
+    const end = o + 1 + l;
     for (let i = o + 1; i < end; i++) {
-      let c = buf[i]!;
+      let c = buf[b + i]!;
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
       scratch[i - 12] = c;
       h = Math.imul(h ^ c, 0x01000193);
@@ -215,22 +218,23 @@ export function questionKey(buf: Buffer, scratch: Buffer, maxUdp: number, tcp: b
   const questionEnd = o + 4;
   if (questionEnd > n || questionEnd - 12 > 259) return false;
   for (let i = o; i < questionEnd; i++) {
-    const c = buf[i]!;
+    const c = buf[b + i]!;
     scratch[i - 12] = c;
     h = Math.imul(h ^ c, 0x01000193);
   }
   let k = questionEnd - 12;
   if (ar === 1) {
     // Only a bare OPT (root owner) is taken on the fast path.
-    if (questionEnd + 11 > n || buf[questionEnd] !== 0 || buf[questionEnd + 1] !== 0 || buf[questionEnd + 2] !== QTYPE.OPT) return false;
-    const rdlen = (buf[questionEnd + 9]! << 8) | buf[questionEnd + 10]!;
+    const q = b + questionEnd;
+    if (questionEnd + 11 > n || buf[q] !== 0 || buf[q + 1] !== 0 || buf[q + 2] !== QTYPE.OPT) return false;
+    const rdlen = (buf[q + 9]! << 8) | buf[q + 10]!;
     if (questionEnd + 11 + rdlen !== n) return false;
-    const size = Math.min(Math.max(512, (buf[questionEnd + 3]! << 8) | buf[questionEnd + 4]!), maxUdp);
+    const size = Math.min(Math.max(512, (buf[q + 3]! << 8) | buf[q + 4]!), maxUdp);
     scratch[k++] = 1;
-    scratch[k++] = buf[questionEnd + 6]!;
+    scratch[k++] = buf[q + 6]!;
     scratch[k++] = size >> 8;
     scratch[k++] = size & 0xff;
-    scratch[k++] = buf[questionEnd + 7]! & 0x80;
+    scratch[k++] = buf[q + 7]! & 0x80;
   } else {
     if (questionEnd !== n) return false;
     scratch[k++] = 0;
