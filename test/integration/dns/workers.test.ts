@@ -229,6 +229,18 @@ describe('dns.workers in-process (the service with workers: 2, this process the 
       await r.svc.authorityChanged();
       const back = await digBlocked(r.port, ['+norec', 'hv01.lab.example.net', 'A']);
       assert.match(back, /status: NOERROR/);
+
+      // A worker that dies is replaced (after 1 s), with the current zones and authority mode.
+      const [victim] = r.svc.workerPids();
+      process.kill(victim!, 'SIGKILL');
+      const t0 = Date.now();
+      while (Date.now() - t0 < 5000 && (r.svc.workerPids().includes(victim!) || r.svc.workerPids().length < 2)) await new Promise((res) => setTimeout(res, 100));
+      assert.equal(r.svc.workerPids().length, 2);
+      assert.ok(!r.svc.workerPids().includes(victim!));
+      await new Promise((res) => setTimeout(res, 300));
+      const again = await digBlocked(r.port, ['+norec', 'hv01.lab.example.net', 'A', '+norec', 'provisioner-ph01.mgmt.example.net', 'A']);
+      assert.ok(Math.max(...times(again)) < 500);
+      assert.equal((again.match(/status: NOERROR/g) ?? []).length, 2);
     } finally {
       await r.close();
     }
