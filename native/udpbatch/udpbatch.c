@@ -6,8 +6,9 @@
  * uv_poll_t on Node's own loop, so it can be shared with worker processes (inherited as a stdio fd).
  *
  * Layout shared with JavaScript (udp-batch.ts): slot i of `in` holds a query (in_slot bytes), slot i of
- * `out` its answer (out_slot bytes), addrs holds the sender's sockaddr in 32 bytes per slot, lens[2i] is
- * the query length (-1: truncated, too long), lens[2i+1] the answer length JavaScript wrote (0: none).
+ * `out` its answer (out_slot bytes), addrs holds the sender's sockaddr in 32 bytes per slot; lens[3i] is
+ * the query length (-1: truncated, too long), lens[3i+1] the answer length (0: none), lens[3i+2] is
+ * qtype + 1 when the answer came from the cache here (0: JavaScript answers it).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -25,6 +26,157 @@
 #define ADDR_SLOT 32
 #define MAX_ROUNDS 8
 
+/*
+ * The answer cache, mirrored from JavaScript (engine.ts): key = the question lowercased in wire form,
+ * then the EDNS state and the transport byte, exactly as questionKey() builds it; value = the finished
+ * answer. JavaScript puts every answer it caches for UDP and clears the table whenever it clears its
+ * own (zone change, authority flip). A hit here is the whole hot path: copy, patch ID/RD/CD and the
+ * client's question (RFC 1035 §7.3: its 0x20 case), no call into JavaScript for that datagram.
+ */
+typedef struct { uint32_t hash; uint16_t klen, rlen; uint8_t *data; } centry_t;
+typedef struct { centry_t *slots; uint32_t cap, used; } cache_t;
+
+#define CACHE_LIMIT 200000
+
+static uint32_t fnv(const uint8_t *k, int n) {
+  uint32_t h = 0x811c9dc5u;
+  for (int i = 0; i < n; i++) h = (h ^ k[i]) * 0x01000193u;
+  return h;
+}
+
+static void cache_free_entries(cache_t *c) {
+  for (uint32_t i = 0; i < c->cap; i++) free(c->slots[i].data);
+  memset(c->slots, 0, sizeof(centry_t) * c->cap);
+  c->used = 0;
+}
+
+static centry_t *cache_find(cache_t *c, const uint8_t *k, int n, uint32_t h) {
+  uint32_t mask = c->cap - 1;
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    centry_t *e = &c->slots[i];
+    if (!e->data) return e;
+    if (e->hash == h && e->klen == n && memcmp(e->data, k, n) == 0) return e;
+  }
+}
+
+static void cache_grow(cache_t *c) {
+  centry_t *old = c->slots;
+  uint32_t ocap = c->cap;
+  c->cap *= 2;
+  c->slots = calloc(c->cap, sizeof(centry_t));
+  for (uint32_t i = 0; i < ocap; i++) {
+    if (!old[i].data) continue;
+    centry_t *e = cache_find(c, old[i].data, old[i].klen, old[i].hash);
+    *e = old[i];
+  }
+  free(old);
+}
+
+static void cache_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  cache_t *c = data;
+  cache_free_entries(c);
+  free(c->slots);
+  free(c);
+}
+
+/* cacheCreate(): handle */
+static napi_value cache_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  cache_t *c = calloc(1, sizeof *c);
+  c->cap = 1024;
+  c->slots = calloc(c->cap, sizeof(centry_t));
+  napi_value ext;
+  napi_create_external(env, c, cache_finalize, NULL, &ext);
+  return ext;
+}
+
+/* cachePut(handle, key: Buffer, keyLength, answer: Buffer) */
+static napi_value cache_put(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  cache_t *c;
+  void *k, *r;
+  size_t klen_all, rlen;
+  int32_t klen;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || napi_get_buffer_info(env, argv[1], &k, &klen_all) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &klen) != napi_ok || napi_get_buffer_info(env, argv[3], &r, &rlen) != napi_ok ||
+      klen <= 0 || (size_t)klen > klen_all || klen > 300 || rlen < 12 || rlen > 65535) {
+    napi_throw_type_error(env, NULL, "cachePut(handle, key, keyLength, answer)");
+    return NULL;
+  }
+  if (c->used >= CACHE_LIMIT) cache_free_entries(c);
+  if ((c->used + 1) * 2 > c->cap) cache_grow(c);
+  uint32_t h = fnv(k, klen);
+  centry_t *e = cache_find(c, k, klen, h);
+  if (e->data) free(e->data); else c->used++;
+  e->data = malloc((size_t)klen + rlen);
+  memcpy(e->data, k, klen);
+  memcpy(e->data + klen, r, rlen);
+  e->hash = h;
+  e->klen = (uint16_t)klen;
+  e->rlen = (uint16_t)rlen;
+  return NULL;
+}
+
+/* cacheClear(handle) */
+static napi_value cache_clear(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  cache_t *c;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1 && napi_get_value_external(env, argv[0], (void **)&c) == napi_ok) cache_free_entries(c);
+  return NULL;
+}
+
+/* The key of a plain UDP query (see questionKey in codec/query.ts), or -1. */
+static int question_key(const uint8_t *m, int n, int max_udp, uint8_t *key, int *qend) {
+  if (n < 17 || n > 512) return -1;
+  if ((m[2] & 0xf8) || m[4] || m[5] != 1 || m[6] || m[7] || m[8] || m[9] || m[10]) return -1;
+  int ar = m[11];
+  if (ar > 1) return -1;
+  int o = 12;
+  for (;;) {
+    if (o >= n) return -1;
+    int l = m[o];
+    key[o - 12] = (uint8_t)l;
+    if (l == 0) { o++; break; }
+    if (l > 63 || o + 1 + l >= n) return -1;
+    for (int i = o + 1; i < o + 1 + l; i++) {
+      uint8_t ch = m[i];
+      if (ch >= 0x41 && ch <= 0x5a) ch |= 0x20;
+      key[i - 12] = ch;
+    }
+    o += 1 + l;
+  }
+  int qe = o + 4;
+  if (qe > n || qe - 12 > 259) return -1;
+  for (int i = o; i < qe; i++) key[i - 12] = m[i];
+  int k = qe - 12;
+  if (ar == 1) {
+    int q = qe;
+    if (qe + 11 > n || m[q] != 0 || m[q + 1] != 0 || m[q + 2] != 41) return -1;
+    int rdlen = (m[q + 9] << 8) | m[q + 10];
+    if (qe + 11 + rdlen != n) return -1;
+    int size = (m[q + 3] << 8) | m[q + 4];
+    if (size < 512) size = 512;
+    if (size > max_udp) size = max_udp;
+    key[k++] = 1;
+    key[k++] = m[q + 6];
+    key[k++] = (uint8_t)(size >> 8);
+    key[k++] = (uint8_t)(size & 0xff);
+    key[k++] = m[q + 7] & 0x80;
+  } else {
+    if (qe != n) return -1;
+    key[k++] = 0;
+  }
+  key[k++] = 0; /* UDP */
+  *qend = qe;
+  return k;
+}
+
+
 typedef struct {
   napi_env env;
   uv_poll_t poll;
@@ -34,10 +186,13 @@ typedef struct {
   int32_t *lens;
   struct mmsghdr *rmsgs, *smsgs;
   struct iovec *riov, *siov;
-  napi_ref cb, refs[4], resource;
+  napi_ref cb, refs[4], resource, cache_ref;
   napi_async_context ctx;
+  cache_t *cache;
+  int max_udp;
   int closing;
 } batch_t;
+
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
@@ -156,8 +311,28 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int n = recvmmsg(b->fd, b->rmsgs, b->slots, MSG_DONTWAIT, NULL);
     if (n <= 0) break;
     for (int i = 0; i < n; i++) {
-      b->lens[2 * i] = (b->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)b->rmsgs[i].msg_len;
-      b->lens[2 * i + 1] = 0;
+      int32_t len = (b->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)b->rmsgs[i].msg_len;
+      b->lens[3 * i] = len;
+      b->lens[3 * i + 1] = 0;
+      b->lens[3 * i + 2] = 0;
+      if (!b->cache || len < 0 || b->cache->used == 0) continue;
+      const uint8_t *m = b->in + (size_t)i * b->in_slot;
+      uint8_t key[320];
+      int qe;
+      int klen = question_key(m, len, b->max_udp, key, &qe);
+      if (klen < 0) continue;
+      centry_t *e = cache_find(b->cache, key, klen, fnv(key, klen));
+      if (!e->data || e->rlen > b->out_slot) continue;
+      uint8_t *o = b->out + (size_t)i * b->out_slot;
+      const uint8_t *r = e->data + e->klen;
+      memcpy(o, r, e->rlen);
+      o[0] = m[0];
+      o[1] = m[1];
+      o[2] = (uint8_t)((r[2] & 0xfe) | (m[2] & 0x01));
+      o[3] = (uint8_t)((r[3] & 0xef) | (m[3] & 0x10));
+      memcpy(o + 12, m + 12, (size_t)qe - 12);
+      b->lens[3 * i + 1] = e->rlen;
+      b->lens[3 * i + 2] = ((m[qe - 4] << 8) | m[qe - 3]) + 1;
     }
     napi_handle_scope scope;
     napi_open_handle_scope(env, &scope);
@@ -176,7 +351,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     if (b->closing) return;
     int m = 0;
     for (int i = 0; i < n; i++) {
-      int32_t olen = b->lens[2 * i + 1];
+      int32_t olen = b->lens[3 * i + 1];
       if (olen <= 0 || olen > b->out_slot) continue;
       b->siov[m].iov_base = b->out + (size_t)i * b->out_slot;
       b->siov[m].iov_len = (size_t)olen;
@@ -215,10 +390,10 @@ static int buf_ptr(napi_env env, napi_value v, void **p, size_t *len) {
   return 0;
 }
 
-/* start(fd, slots, inSlot, outSlot, in: Buffer, out: Buffer, addrs: Buffer, lens: Int32Array, cb(n)): handle */
+/* start(fd, slots, inSlot, outSlot, in: Buffer, out: Buffer, addrs: Buffer, lens: Int32Array, cb(n), cache|null, maxUdp): handle */
 static napi_value start(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 11;
+  napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd, slots, in_slot, out_slot;
   void *in, *out, *addrs, *lens;
@@ -229,7 +404,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
       buf_ptr(env, argv[4], &in, &in_len) || buf_ptr(env, argv[5], &out, &out_len) ||
       buf_ptr(env, argv[6], &addrs, &addrs_len) || buf_ptr(env, argv[7], &lens, &lens_len) ||
       in_len < (size_t)slots * in_slot || out_len < (size_t)slots * out_slot ||
-      addrs_len < (size_t)slots * ADDR_SLOT || lens_len < (size_t)slots * 8) {
+      addrs_len < (size_t)slots * ADDR_SLOT || lens_len < (size_t)slots * 12) {
     napi_throw_type_error(env, NULL, "start(fd, slots, inSlot, outSlot, in, out, addrs, lens, cb): bad arguments");
     return NULL;
   }
@@ -249,6 +424,14 @@ static napi_value start(napi_env env, napi_callback_info info) {
   b->siov = calloc(slots, sizeof *b->siov);
   for (int i = 0; i < 4; i++) napi_create_reference(env, argv[4 + i], 1, &b->refs[i]);
   napi_create_reference(env, argv[8], 1, &b->cb);
+  if (argc >= 11) {
+    napi_valuetype t;
+    napi_typeof(env, argv[9], &t);
+    if (t == napi_external && napi_get_value_external(env, argv[9], (void **)&b->cache) == napi_ok) {
+      napi_create_reference(env, argv[9], 1, &b->cache_ref);
+      napi_get_value_int32(env, argv[10], &b->max_udp);
+    } else b->cache = NULL;
+  }
   napi_value resource, name;
   napi_create_object(env, &resource);
   napi_create_reference(env, resource, 1, &b->resource);
@@ -294,6 +477,8 @@ static napi_value stop(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 4; i++) napi_delete_reference(env, b->refs[i]);
   napi_delete_reference(env, b->cb);
   napi_delete_reference(env, b->resource);
+  if (b->cache_ref) napi_delete_reference(env, b->cache_ref);
+  b->cache = NULL;
   int fd = b->fd;
   uv_close((uv_handle_t *)&b->poll, on_closed);
   if (close_fd) close(fd);
@@ -314,6 +499,7 @@ static napi_value init(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
     { "open", open_udp }, { "localPort", local_port }, { "sendTo", send_to },
     { "start", start }, { "stop", stop }, { "closeFd", close_fd },
+    { "cacheCreate", cache_create }, { "cachePut", cache_put }, { "cacheClear", cache_clear },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -22,6 +22,8 @@ export interface EngineOptions {
   mono(): number;
   /** A dropped or malformed message, by reason (builderd_dropped_packets_total). */
   onDrop(reason: string): void;
+  /** The addon's cache (udp-batch.ts): UDP answers are mirrored into it, cleared with ours. Not with RRL on. */
+  nativeCache?: { put(key: Buffer, keyLength: number, answer: Buffer): void; clear(): void } | undefined;
 }
 
 /** Answers counted since the last `drain`: key = ((rcode * 65536 + qtype) * 2 + tcp). */
@@ -44,8 +46,10 @@ export interface AnswerEngine {
   index(): ZoneIndex;
   /** Answers counted since the last call, and reset. */
   drain(): QueryCounts;
-  /** Count an answer made outside the engine (the full path). */
+  /** Count an answer made outside the engine (the full path, or a native cache hit). */
   count(rcode: number, qtype: number, tcp: boolean): void;
+  /** Check the authority mode now; true when it flipped (and the caches were cleared). */
+  revalidate(): boolean;
 }
 
 /** Bound on cached answers; the cache is cleared when it grows past this. */
@@ -92,9 +96,20 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
 
+  // RRL needs every answer to pass through limit(): then nothing is mirrored into the addon.
+  const native = rrl.enabled ? undefined : opts.nativeCache;
   function clear(): void {
     cache = new Map();
     cached = 0;
+    native?.clear();
+  }
+
+  function revalidate(): boolean {
+    const auth = opts.siteAuthoritative();
+    if (auth === siteAuth) return false;
+    siteAuth = auth;
+    clear();
+    return true;
   }
 
   function find(): Entry | undefined {
@@ -114,6 +129,8 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
     const e: Entry = { key: Buffer.from(scratch.subarray(0, qk.length)), resp, qtype, id: nextId++, next: cache.get(qk.hash) };
     cache.set(qk.hash, e);
     cached++;
+    // UDP keys end with a 0 byte (the transport); TCP answers are never served from the addon.
+    if (native && e.key[e.key.length - 1] === 0) native.put(e.key, e.key.length, resp);
     return e;
   }
 
@@ -127,8 +144,7 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
 
   /** The cached answer for a plain query (its key left in scratch/qk), or undefined. */
   function cachedFor(msg: Buffer, tcp: boolean, base = 0, len = msg.length - base): Entry | undefined {
-    const auth = opts.siteAuthoritative();
-    if (auth !== siteAuth) { siteAuth = auth; clear(); }
+    revalidate();
     fast = questionKey(msg, scratch, ourUdp, tcp, qk, base, len);
     return fast ? find() : undefined;
   }
@@ -232,6 +248,7 @@ export function createAnswerEngine(opts: EngineOptions): AnswerEngine {
       return out;
     },
     count,
+    revalidate,
   };
 }
 

@@ -23,7 +23,7 @@ import { opcodeSupported, rcodeOf, responseLimit, writeAnswer, writeError, write
 import { Forwarder } from './forward.js';
 import { Notifier } from './notify.js';
 import { bindTcp, bindUdp, type Peer, type TcpListener } from './transport.js';
-import { closeBatchFd, openBatchFd, serveBatch, udpBatchAddon, type BatchSocket } from './udp-batch.js';
+import { closeBatchFd, createNativeCache, openBatchFd, serveBatch, udpBatchAddon, type BatchSocket } from './udp-batch.js';
 import type { PoolSocket } from './workers.js';
 import { assembleZones, type ZoneSource } from './zone/assemble.js';
 import { parseMasterFile } from './zone/master-file.js';
@@ -111,7 +111,9 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   function drop(reason: string): void {
     metrics.dropped.inc({ proto: 'dns', reason });
   }
+  const nativeCache = createNativeCache();
   const engine = createAnswerEngine({
+    nativeCache,
     ourUdp, rrl: rrlOpts, forwarders: forwarder !== undefined,
     forwardable: (a) => forwarder !== undefined && forwardAllowed(a),
     siteAuthoritative: () => authority.siteDnsAuthoritative(),
@@ -468,7 +470,10 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       send: (b, peer) => bs?.sendTo(b, peer.address, peer.port),
       close: () => { if (bs) bs.close(); else closeBatchFd(o.fd); },
       start(): void {
-        bs = serveBatch(o.fd, o.port, ourUdp, { onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long') }, (buf, base, len, peer, out, off) => {
+        bs = serveBatch(o.fd, o.port, ourUdp, {
+          onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long'),
+          onHit: (rcode, qtype) => engine.count(rcode, qtype, false), revalidate: () => engine.revalidate(),
+        }, (buf, base, len, peer, out, off) => {
           let w: number;
           try {
             w = engine.answerInto(buf, base, len, peer, out, off);
@@ -481,7 +486,7 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
           const p = { address: peer.address, port: peer.port };
           fullUdp(copy, p, (b) => bs?.sendTo(b, p.address, p.port));
           return 0;
-        });
+        }, { cache: nativeCache, maxUdp: ourUdp });
       },
     } as UdpEndpoint & { start(): void };
   }

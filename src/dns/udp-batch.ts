@@ -10,9 +10,28 @@ interface UdpBatchAddon {
   open(address: string, port: number, rcvbuf?: number): number;
   localPort(fd: number): number;
   sendTo(fd: number, buf: Buffer, sockaddr: Buffer): number;
-  start(fd: number, slots: number, inSlot: number, outSlot: number, inBuf: Buffer, outBuf: Buffer, addrs: Buffer, lens: Int32Array, cb: (n: number) => void): object;
+  start(fd: number, slots: number, inSlot: number, outSlot: number, inBuf: Buffer, outBuf: Buffer, addrs: Buffer, lens: Int32Array,
+    cb: (n: number) => void, cache: object | null, maxUdp: number): object;
   stop(handle: object, closeFd: boolean): void;
   closeFd(fd: number): void;
+  cacheCreate(): object;
+  cachePut(cache: object, key: Buffer, keyLength: number, answer: Buffer): void;
+  cacheClear(cache: object): void;
+}
+
+/** The addon's answer cache (a mirror of the engine's, for UDP): hits are answered without JavaScript. */
+export interface NativeAnswerCache {
+  handle: object;
+  put(key: Buffer, keyLength: number, answer: Buffer): void;
+  clear(): void;
+}
+
+/** A native answer cache, or undefined without the addon. */
+export function createNativeCache(): NativeAnswerCache | undefined {
+  const a = udpBatchAddon();
+  if (!a) return undefined;
+  const handle = a.cacheCreate();
+  return { handle, put: (k, n, r) => a.cachePut(handle, k, n, r), clear: () => a.cacheClear(handle) };
 }
 
 let addon: UdpBatchAddon | null | undefined;
@@ -107,6 +126,16 @@ export function sockaddr(address: string, port: number): Buffer {
  */
 export type BatchHandler = (buf: Buffer, base: number, len: number, peer: BatchPeer, out: Buffer, off: number) => number;
 
+/** What serveBatch calls besides the handler. */
+export interface BatchHooks {
+  onError(e: unknown): void;
+  onTooLong(): void;
+  /** A datagram the native cache answered (for the counters). */
+  onHit(rcode: number, qtype: number): void;
+  /** Called once per batch: true when the native answers must be thrown away (the caches were cleared). */
+  revalidate(): boolean;
+}
+
 /** A UDP socket served in batches. */
 export interface BatchSocket {
   fd: number;
@@ -131,22 +160,29 @@ export function closeBatchFd(fd: number): void {
 }
 
 /**
- * Serve `fd` in batches: each batch of up to 64 datagrams is one call into JavaScript and one sendmmsg.
- * `ownsFd`: close the fd on close() (a worker's inherited copy, or the primary's).
+ * Serve `fd` in batches: each batch of up to 64 datagrams is one call into JavaScript and one sendmmsg;
+ * with `cache`, datagrams it holds the answer for are answered in C first. `ownsFd` (default true):
+ * close the fd on close(). `maxUdp`: our EDNS size (dns.udp_size), part of the cache key.
  */
-export function serveBatch(fd: number, port: number, outSlot: number, hooks: { onError(e: unknown): void; onTooLong(): void }, handler: BatchHandler, ownsFd = true): BatchSocket {
+export function serveBatch(fd: number, port: number, outSlot: number, hooks: BatchHooks, handler: BatchHandler,
+  opts: { ownsFd?: boolean; cache?: NativeAnswerCache | undefined; maxUdp?: number } = {}): BatchSocket {
+  const ownsFd = opts.ownsFd ?? true;
   const a = udpBatchAddon();
   if (!a) throw new Error('udpbatch addon not available');
   const slot = Math.max(512, outSlot);
   const inBuf = Buffer.alloc(SLOTS * IN_SLOT);
   const outBuf = Buffer.alloc(SLOTS * slot);
   const addrs = Buffer.alloc(SLOTS * ADDR_SLOT);
-  const lens = new Int32Array(SLOTS * 2);
+  const lens = new Int32Array(SLOTS * 3);
   const peer = new BatchPeer(addrs);
   const onBatch = (n: number): void => {
+    // An authority flip seen now also voids what the native cache answered in this batch.
+    const redo = hooks.revalidate();
     for (let i = 0; i < n; i++) {
-      const len = lens[2 * i]!;
-      if (len < 0) { lens[2 * i + 1] = 0; hooks.onTooLong(); continue; }
+      const len = lens[3 * i]!;
+      if (len < 0) { lens[3 * i + 1] = 0; hooks.onTooLong(); continue; }
+      const hit = lens[3 * i + 2]!;
+      if (hit > 0 && !redo) { hooks.onHit(outBuf[i * slot + 3]! & 0xf, hit - 1); continue; }
       peer.slot = i;
       let w = 0;
       try {
@@ -154,10 +190,10 @@ export function serveBatch(fd: number, port: number, outSlot: number, hooks: { o
       } catch (e) {
         hooks.onError(e);
       }
-      lens[2 * i + 1] = w > 0 && w <= slot ? w : 0;
+      lens[3 * i + 1] = w > 0 && w <= slot ? w : 0;
     }
   };
-  const h = a.start(fd, SLOTS, IN_SLOT, slot, inBuf, outBuf, addrs, lens, onBatch);
+  const h = a.start(fd, SLOTS, IN_SLOT, slot, inBuf, outBuf, addrs, lens, onBatch, opts.cache?.handle ?? null, opts.maxUdp ?? slot);
   let closed = false;
   return {
     fd, port,

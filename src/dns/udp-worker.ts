@@ -8,7 +8,7 @@ import { makeAcl } from '../lib/net.js';
 import { createAnswerEngine, minimalView, type AnswerEngine } from './engine.js';
 import { writeError } from './handler.js';
 import { fastSend } from './transport.js';
-import { serveBatch, type BatchSocket } from './udp-batch.js';
+import { createNativeCache, serveBatch, type BatchSocket } from './udp-batch.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { decodeZone } from './zone/zone-wire.js';
 import { makeZoneSet, type ZoneData } from './zone/tree.js';
@@ -23,6 +23,7 @@ const send = (m: FromWorker): void => {
 };
 
 let engine: AnswerEngine | undefined;
+const nativeCache = createNativeCache();
 let init: WorkerInit | undefined;
 let site = true;
 const zones = new Map<string, ZoneData>();
@@ -59,6 +60,7 @@ process.on('message', (m: ToWorker, handle: unknown) => {
       init = m;
       const forwardAllowed = makeAcl(m.forwardClients);
       engine = createAnswerEngine({
+        nativeCache,
         ourUdp: m.ourUdp, rrl: m.rrl, forwarders: m.forwarders,
         forwardable: (a) => m.forwarders && forwardAllowed(a),
         siteAuthoritative: () => site,
@@ -71,7 +73,10 @@ process.on('message', (m: ToWorker, handle: unknown) => {
       const i = m.i;
       if (m.fd !== undefined) {
         let bs: BatchSocket | undefined = undefined;
-        bs = serveBatch(m.fd, 0, init!.ourUdp, { onError: () => { errors++; }, onTooLong: () => { drops.set('too-long', (drops.get('too-long') ?? 0) + 1); } }, (buf, base, len, peer, out, off) => {
+        bs = serveBatch(m.fd, 0, init!.ourUdp, {
+          onError: () => { errors++; }, onTooLong: () => { drops.set('too-long', (drops.get('too-long') ?? 0) + 1); },
+          onHit: (rcode, qtype) => engine!.count(rcode, qtype, false), revalidate: () => engine!.revalidate(),
+        }, (buf, base, len, peer, out, off) => {
           const msg = (): Buffer => buf.subarray(base, base + len);
           let w: number;
           try {
@@ -85,7 +90,7 @@ process.on('message', (m: ToWorker, handle: unknown) => {
           }
           if (w < 0) send({ t: 'relay', i, m: msg().toString('base64'), a: peer.address, p: peer.port });
           return Math.max(w, 0);
-        });
+        }, { cache: nativeCache, maxUdp: init!.ourUdp });
         batches[i] = bs;
         if (init && batches.filter(Boolean).length + sockets.filter(Boolean).length === init.sockets) send({ t: 'ready' });
         break;

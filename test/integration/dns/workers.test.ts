@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { scratch, exampleYaml, spawnServe, ROOT, type DaemonProcess } from '../../helpers/daemon.js';
 import { answers, dig, exampleConfig, startDns } from '../../helpers/dns.js';
 import type { AuthorityView } from '../../../src/lib/authority-view.js';
+import { udpBatchAddon } from '../../../src/dns/udp-batch.js';
 
 const cli = join(ROOT, 'dist/cli/index.js');
 const built = existsSync(cli);
@@ -245,6 +246,31 @@ describe('dns.workers in-process (the service with workers: 2, this process the 
       await r.close();
     }
     assert.deepEqual(r.svc.workerPids(), []);
+  });
+});
+
+describe('the primary alone with the addon\'s answer cache (workers: 0)', () => {
+  it('cache hits are patched (ID, case), counted, and an authority flip is obeyed at once', { skip: udpBatchAddon() ? false : 'udpbatch addon not built' }, async () => {
+    let mode: 'bootstrap' | 'production' = 'bootstrap';
+    const authority: AuthorityView = {
+      dhcpAuthoritative: () => mode === 'bootstrap', siteDnsAuthoritative: () => mode === 'bootstrap',
+      mode: () => mode, epoch: () => 1,
+    };
+    const r = await startDns({ config: exampleConfig({ workers: 0 }), authority });
+    try {
+      for (const name of ['hv01.lab.example.net', 'HV01.lab.example.NET', 'hV01.LAB.example.net']) {
+        const out = await dig(r.port, '+norec', name, 'A');
+        assert.match(out, /status: NOERROR/);
+        assert.match(out, new RegExp(`^${name.replace(/\./g, '\\.')}\\.\\s+\\d+\\s+IN\\s+A\\s+10\\.99\\.0\\.10$`, 'm'));
+      }
+      const m = await r.metrics.registry.getSingleMetricAsString('builderd_dns_queries_total');
+      assert.match(m, /rcode="NOERROR",qtype="A",transport="udp"\} 3/);
+      mode = 'production';
+      assert.match(await dig(r.port, '+norec', 'hv01.lab.example.net', 'A'), /status: REFUSED/);
+      assert.match(await dig(r.port, '+norec', 'provisioner-ph01.mgmt.example.net', 'A'), /status: NOERROR/);
+    } finally {
+      await r.close();
+    }
   });
 });
 
