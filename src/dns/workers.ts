@@ -33,6 +33,24 @@ export interface UdpWorkerPool {
   close(): Promise<void>;
 }
 
+/**
+ * Our own node flags for a worker, without the test runner's (`--test-name-pattern x` and the like,
+ * whose separate value would otherwise become the worker's script).
+ */
+export function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--test')) {
+      const next = argv[i + 1];
+      if (!a.includes('=') && next !== undefined && !next.startsWith('-')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
 /** The worker entry: udp-worker.js next to this file (udp-worker.ts when run from source with tsx). */
 function workerPath(): string {
   const here = fileURLToPath(import.meta.url);
@@ -50,7 +68,7 @@ function workerPath(): string {
 export async function startUdpWorkers(deps: PoolDeps, zones: readonly ZoneData[], site: boolean): Promise<UdpWorkerPool> {
   const entry = workerPath();
   // The worker runs under the same loader as we do (tsx in tests), minus the test runner's own flags.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
+  const execArgv = workerExecArgv(process.execArgv);
   let closing = false;
   let gen = 0;
   let shipped = new Map<string, number>();

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { scratch, exampleYaml, spawnServe, ROOT, type DaemonProcess } from '../../helpers/daemon.js';
 import { answers, dig, exampleConfig, startDns } from '../../helpers/dns.js';
 import type { AuthorityView } from '../../../src/lib/authority-view.js';
@@ -268,6 +270,34 @@ describe('the primary alone with the addon\'s answer cache (workers: 0)', () => 
       mode = 'production';
       assert.match(await dig(r.port, '+norec', 'hv01.lab.example.net', 'A'), /status: REFUSED/);
       assert.match(await dig(r.port, '+norec', 'provisioner-ph01.mgmt.example.net', 'A'), /status: NOERROR/);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('RRL with workers: 2 (each of the 3 readers allows a third of the rate)', () => {
+  it('a flood of identical queries from one source is limited about as much as with one process', async () => {
+    const r = await startDns({ config: exampleConfig({ workers: 2, rrl: { responses_per_second: 10, slip: 2, window: 5 } }) });
+    try {
+      await r.svc.workersReady();
+      assert.equal(r.svc.workerPids().length, 2);
+      const sock = dgram.createSocket('udp4');
+      let full = 0, slipped = 0;
+      sock.on('message', (m) => { if (m[2]! & 0x02) slipped++; else full++; });
+      await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
+      const q = dnsPacket.encode({ id: 5, type: 'query', questions: [{ name: 'hv01.lab.example.net', type: 'A' }] });
+      for (let i = 0; i < 400; i++) await new Promise<void>((res) => sock.send(q, r.port, '127.0.0.1', () => res()));
+      await new Promise((res) => setTimeout(res, 300));
+      sock.close();
+      assert.ok(full <= 30, `full answers ${full}`);
+      assert.ok(slipped >= 100 && slipped <= 220, `slipped ${slipped}`);
+      assert.ok(400 - full - slipped >= 150, 'most dropped');
+      // Workers count their RRL drops into the primary's registry.
+      await new Promise((res) => setTimeout(res, 700));
+      const d = await r.metrics.registry.getSingleMetricAsString('builderd_dropped_packets_total');
+      const n = [...d.matchAll(/reason="rrl-(?:drop|slip)"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      assert.equal(n, 400 - full, d);
     } finally {
       await r.close();
     }

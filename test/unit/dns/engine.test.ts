@@ -5,6 +5,7 @@ import dnsPacket from 'dns-packet';
 import { createAnswerEngine, countKey, type AnswerEngine } from '../../../src/dns/engine.js';
 import { questionKey, type QuestionKey } from '../../../src/dns/codec/query.js';
 import { sockaddr, sockaddrAddress } from '../../../src/dns/udp-batch.js';
+import { workerExecArgv } from '../../../src/dns/workers.js';
 import { buildZone, makeZoneSet } from '../../../src/dns/zone/tree.js';
 import { decodeZone, encodeZone } from '../../../src/dns/zone/zone-wire.js';
 import { parseMasterFile } from '../../../src/dns/zone/master-file.js';
@@ -130,5 +131,12 @@ describe('sockaddr codec (native/udpbatch)', () => {
       assert.equal(sockaddrAddress(Buffer.concat([s, Buffer.alloc(32 - s.length)]), 0), a);
       assert.equal(s.readUInt16BE(2), 5353);
     }
+  });
+});
+
+describe('worker flags', () => {
+  it('keep the loader, drop the test runner\'s flags and their values', () => {
+    assert.deepEqual(workerExecArgv(['--import', 'tsx', '--test-name-pattern', 'flood', '--test-only', '--cpu-prof', '--test-reporter=spec']),
+      ['--import', 'tsx', '--cpu-prof']);
   });
 });
