@@ -7,6 +7,8 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCode } from '../lib/errors.js';
+import { ipv4ToInt } from '../lib/net.js';
+import { networkInterfaces } from 'node:os';
 import {
   BootOp, DhcpDecodeError, FLAG_BROADCAST, MessageType, Opt, chaddrMac, decodeDhcp, encodeDhcpEx, ipsValue,
   messageTypeName, readClientArch, readClientFqdnLabel, readClientId, readIpOption, readMaxMessageSize,
@@ -288,7 +290,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   const send = (ctx: Ctx, req: DhcpPacket, spec: ReplySpec, kind: ReplyKind = 'address'): void => {
-    const dest = replyDestination(req, spec.type, ctx.sock.port);
+    let dest = replyDestination(req, spec.type, ctx.sock.port);
+    // A client in RENEWING/REBINDING/INFORM sends from ciaddr; when the sender differs, answer the
+    // sender rather than ARP for an address nobody may hold (same stall as a forged giaddr).
+    if (dest.rule === 'ciaddr' && ctx.rinfo.address !== req.ciaddr && ctx.rinfo.address !== '0.0.0.0') dest = { ...dest, address: ctx.rinfo.address };
     emit(ctx, kind, spec.type, buildReply(req, spec, dest), dest);
   };
 
@@ -475,6 +480,20 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     return true;
   };
 
+  /** Is ip inside a subnet this host has an address on (a directly attached link)? Links re-read every 5 s. */
+  let links: { net: number; mask: number }[] = [];
+  let linksAt = -Infinity;
+  const onLink = (ip: string): boolean => {
+    if (clock.mono() - linksAt > 5000) {
+      linksAt = clock.mono();
+      links = Object.values(networkInterfaces()).flatMap((l) => (l ?? [])
+        .filter((a) => a.family === 'IPv4' && !a.internal)
+        .map((a) => { const mask = ipv4ToInt(a.netmask); return { net: (ipv4ToInt(a.address) & mask) >>> 0, mask }; }));
+    }
+    const n = ipv4ToInt(ip);
+    return links.some((l) => ((n & l.mask) >>> 0) === l.net);
+  };
+
   const handle = async (buf: Buffer, ctx: Ctx): Promise<void> => {
     let req: DhcpPacket;
     try {
@@ -490,6 +509,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     metrics.dhcpMessages.inc({ type: messageTypeName[type]!, direction: 'in' });
     const mac = chaddrMac(req);
     if (!rateOk(mac)) { drop('rate-limit', { mac }); return; }
+    // RFC 2131 §4.1: a relay on one of our own links sends from its giaddr. A giaddr on such a link that
+    // is not the sender is forged: answering it means ARP for a host that may not exist, and the replies
+    // queue behind the failed resolution (measured: 600 forged requests delayed a real relay 8.8 s).
+    if (req.giaddr !== '0.0.0.0' && req.giaddr !== ctx.rinfo.address && onLink(req.giaddr)) { drop('giaddr-forged', { giaddr: req.giaddr, from: ctx.rinfo.address }); return; }
     if (!authority.dhcpAuthoritative() || ctx.sock.port === PXE_PORT) {
       // Not the DHCP authority: only proxyDHCP answers (when switched on); nothing is allocated.
       const proxied = config.dhcp.proxy && (type === MessageType.DISCOVER || type === MessageType.REQUEST || type === MessageType.INFORM) && onProxy(ctx, req, type);

@@ -80,7 +80,7 @@ describe('DHCP replies to unresolvable addresses do not hold up other clients', 
   before(async () => { site = await faultSite('bfz-arp'); });
   after(async () => { await site?.cleanup(); });
 
-  it('after 600 relayed REQUESTs naming 150 absent on-link relays (giaddr), a real relay\'s DISCOVER is answered within 1 s', { todo: 'not so (measured 8.8 s): every NAK goes to its forged giaddr, the kernel holds it while ARP fails (3 s) and charges it to the socket\'s send buffer (212 KB, full: ss shows t212480/tb212992), so every later reply waits in libuv\'s queue. Suggested in src/dhcp4: socket.setSendBufferSize(4 MiB) on DHCP sockets (as TFTP does) to absorb bursts, and do not unicast to a relay or ciaddr that is on a directly attached subnet but not the packet\'s source address (a real relay sends from giaddr; a RENEWING client from ciaddr): answer the source, or drop and count' }, () => {
+  it('after 600 relayed REQUESTs naming 150 absent on-link relays (giaddr), a real relay\'s DISCOVER is answered within 1 s (forged relays are dropped)', () => {
     const flood = Array.from({ length: 600 }, (_, i) => encodeDhcp(clientPacket({
       type: MessageType.REQUEST, mac: `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
       giaddr: `10.99.0.${100 + (i % 150)}`, hops: 1, xid: 0x770000 + i, options: [[Opt.REQUESTED_IP, Buffer.from([10, 99, 0, 3])]],

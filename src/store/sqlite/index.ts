@@ -35,8 +35,9 @@ export interface SqliteStoreOptions {
   file?: string;
   /**
    * How long a write waits for another connection's write lock before failing with SQLITE_BUSY (default
-   * 2000 ms). The wait blocks the event loop (better-sqlite3 is synchronous), so keep it short: only a
-   * foreign writer (an operator's sqlite3 shell, a second daemon) can hold the lock.
+   * 100 ms). The wait blocks the event loop (better-sqlite3 is synchronous): DNS, TFTP and HTTP stall
+   * for it, so it is short. Only a foreign writer (an operator's sqlite3 shell) can hold the lock; a
+   * write that fails is not acknowledged (DHCP sends no ACK, the client retries).
    */
   busyTimeoutMs?: number;
   /** Open an existing, up-to-date store read-only (inspection while the daemon runs); every write rejects. */
@@ -67,7 +68,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     // -shm files with the same mode (it copies the database file's permissions).
     if (!readonly && !existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     db = new Database(file, { readonly, fileMustExist: readonly });
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000))}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 100))}`);
     if (readonly) {
       const { version } = checkIdentity(db, migrations.length, file);
       if (version !== migrations.length) {
