@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { ErrorCode } from '../lib/errors.js';
 import { ipv4ToInt } from '../lib/net.js';
 import { networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
 import {
   BootOp, DhcpDecodeError, FLAG_BROADCAST, MessageType, Opt, chaddrMac, decodeDhcp, encodeDhcpEx, ipsValue,
   messageTypeName, readClientArch, readClientFqdnLabel, readClientId, readIpOption, readMaxMessageSize,
@@ -550,6 +551,46 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     s.socket.on('error', (e) => log.error({ event: 'dhcp.socket_error', err: e.message, iface: s.iface }, 'socket error'));
   };
 
+  /*
+   * A served interface deleted and created again gets a new ifindex, and a socket bound to the old
+   * device never sees its packets again. Once a second the ifindex of each served interface is compared
+   * with the one its socket was opened on; a changed or returning interface gets its sockets reopened.
+   */
+  let linkWatch: NodeJS.Timeout | undefined;
+  const ifindexOf = (iface: string): number | undefined => {
+    try { return Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8').trim()); } catch { return undefined; }
+  };
+  const startLinkWatch = (): void => {
+    const known = new Map<string, number | undefined>(config.dhcp.interfaces.map((i) => [i, ifindexOf(i)]));
+    let busy = false;
+    linkWatch = setInterval(() => {
+      if (closed || busy) return;
+      for (const [iface, was] of known) {
+        const now = ifindexOf(iface);
+        if (now === was) continue;
+        known.set(iface, now);
+        if (now === undefined) { log.warn({ event: 'dhcp.iface.gone', iface }, 'served interface disappeared'); continue; }
+        busy = true;
+        void (async () => {
+          const old = sockets.filter((x) => x.iface === iface);
+          const ports = old.map((x) => x.port);
+          await Promise.all(old.map((x) => closeDhcpSocket(x).catch(() => undefined)));
+          const fresh: DhcpSocket[] = [];
+          for (const port of ports.length ? ports : [config.dhcp.port]) {
+            try { fresh.push(await openDhcpSocket(iface, port)); } catch (e) {
+              known.set(iface, undefined); // retry on the next round
+              log.error({ event: 'dhcp.iface.rebind_failed', iface, err: (e as Error).message }, 'could not reopen the DHCP socket');
+            }
+          }
+          sockets = sockets.filter((x) => x.iface !== iface).concat(fresh);
+          for (const f of fresh) attach(f);
+          log.info({ event: 'dhcp.iface.rebound', iface, ifindex: now }, 'served interface re-created: DHCP socket reopened');
+        })().finally(() => { busy = false; });
+      }
+    }, 1000);
+    linkWatch.unref();
+  };
+
   const tick = async (): Promise<void> => {
     const expired = allocator.reclaim();
     if (expired.length) {
@@ -589,6 +630,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
         sockets = opened;
       }
       for (const s of sockets) attach(s);
+      if (ownSockets && config.dhcp.interfaces.length) startLinkWatch();
       const tickMs = Math.max(250, Math.min(10_000, Math.floor((config.dhcp.offerHold * 1000) / 2)));
       timer = setInterval(() => { if (!closed) void tick(); }, tickMs);
       timer.unref();
@@ -624,6 +666,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     async close() {
       closed = true;
       if (timer) clearInterval(timer);
+      if (linkWatch) clearInterval(linkWatch);
       await Promise.all(sockets.map(closeDhcpSocket));
     },
   };

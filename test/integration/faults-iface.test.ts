@@ -59,7 +59,7 @@ describe('served interface down and up: DHCP keeps answering', { skip, timeout: 
     assert.equal(await offered(), '10.99.0.10');
   });
 
-  it('interface deleted and created again (new ifindex): the DHCP socket is rebound', { todo: 'not implemented: the DHCP service opens its SO_BINDTODEVICE sockets once at listen(); a re-created interface (new ifindex) is never served again until a restart. Needs a watcher (poll os.networkInterfaces()/ifindex every few s, or netlink RTM_NEWLINK) that closes and reopens the socket of a changed interface' }, async () => {
+  it('interface deleted and created again (new ifindex): the DHCP socket is rebound', async () => {
     ipB('link', 'del', site.ns.ifB);
     ipA('link', 'add', site.ns.ifA, 'type', 'veth', 'peer', 'name', site.ns.ifB, 'netns', site.ns.b);
     ipA('addr', 'add', `${CLIENT}/24`, 'dev', site.ns.ifA);
