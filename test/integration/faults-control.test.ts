@@ -61,11 +61,12 @@ describe('control socket: owner only', { skip, timeout: 60_000 }, () => {
     assert.doesNotMatch(r.out, /ANSWER/);
   });
 
-  it('a connection from another uid that reaches the socket is refused by its peer credentials (SO_PEERCRED)', { todo: 'not implemented: the control server does not check peer credentials (Node has no SO_PEERCRED; needs the native addon or getsockopt via a helper); the file modes are the only protection' }, () => {
+  it('a connection from another uid that reaches the socket is refused by its peer credentials (SO_PEERCRED)', () => {
     chmodSync(sock, 0o666);
     try {
       const r = asNobody(sock);
       assert.doesNotMatch(r.out, /"ok":true/, `answered another uid: ${r.out}`);
+      assert.match(r.out, /may not use this control socket/, r.out);
     } finally {
       chmodSync(sock, 0o600);
     }
