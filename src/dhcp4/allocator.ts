@@ -40,8 +40,9 @@ export interface BindResult {
   rollback: () => void;
 }
 
+/** The client key: "id:<hex>" for a client-id, else the MAC itself (no new string per lease; a MAC never starts with "id:"). */
 function keyOf(c: ClientRef): string {
-  return c.clientId ? `id:${c.clientId}` : `hw:${c.mac}`;
+  return c.clientId ? `id:${c.clientId}` : c.mac;
 }
 
 /**

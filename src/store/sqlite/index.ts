@@ -154,7 +154,12 @@ function sqliteStore(db: Database.Database, onBatch?: BatchObserver): Store {
 
   return {
     leases: {
-      all: () => read(() => leasesFromTuples(s.leaseAll.all())),
+      all: () => read(() => {
+        const out = leasesFromTuples(s.leaseAll.all());
+        // all() is the start-up read of the whole table: hand the pages it cached back to the OS.
+        db.pragma('shrink_memory');
+        return out;
+      }),
       get: (ip) => read(() => {
         const r = s.leaseGet.get(checkKey('lease ip', ip));
         return r === undefined ? undefined : rowToLease(r);
