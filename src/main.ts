@@ -34,6 +34,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Store to use instead of opening SQLite under paths.state (tests). */
   store?: Store;
+  /** The config already loaded from configFile (the CLI validated it first: no second parse). */
+  config?: Config;
 }
 
 /** A running service as main sees it. */
@@ -63,7 +65,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const t0 = performance.now();
   const logger = opts.logger ?? createLogger();
   const clock = opts.clock ?? systemClock;
-  let { config } = loadConfig(opts.configFile);
+  let config = opts.config ?? loadConfig(opts.configFile).config;
   let inventory = buildInventory(config);
   const metrics = createMetrics(true);
 
@@ -95,11 +97,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   // Late-bound effects the services provide once they exist (DHCP probe, lease adoption).
   const effects: Pick<RunnerDeps, 'probeDhcp' | 'ourServerIds' | 'adoptLeases'> = {};
+  // DNS workers learn of an authority change at once (they also poll every 100 ms).
+  let dnsRef: DnsService | undefined;
   const runner = createAuthorityRunner({
     store, logger, clock,
     config: () => config,
     inventory: () => inventory,
-    onChange: (s) => { authState = s; setAuthMetrics(); },
+    onChange: (s) => { authState = s; setAuthMetrics(); void dnsRef?.authorityChanged(); },
     probeDhcp: (ms) => effects.probeDhcp ? effects.probeDhcp(ms) : Promise.resolve([]),
     ourServerIds: () => effects.ourServerIds?.() ?? [],
     parseLeases: (text, now) => parseLeaseFile(text, { subnets: config.dhcp.subnets, now, reservations: inventory.reservations }),
@@ -148,6 +152,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     if (config.dns.listen.length) {
       dns = await createDnsService({ config, zones: inventory.zones, store: store.zones, authority, logger, metrics, clock });
+      dnsRef = dns;
       await dns.listen();
       const d = dns;
       running.push({ name: 'dns', close: () => d.close(), addresses: () => d.addresses(), health: () => ({ ok: true, detail: inventory.zones.map((z) => `${z.origin}@${d.serial(z.origin) ?? '?'}`).join(' ') }) });

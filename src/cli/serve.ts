@@ -8,12 +8,12 @@ export const help = `builderd serve --config FILE [--log-format json|pretty] [--
   SIGTERM/SIGINT shut down cleanly; SIGHUP reloads after validating (the old config stays on error).`;
 
 export async function run(flags: Record<string, string | boolean>, configFile: string): Promise<number> {
-  loadOrExit(configFile); // exit 2 with every issue before anything starts
+  const { config } = loadOrExit(configFile); // exit 2 with every issue before anything starts
   const format = flags['log-format'] === 'pretty' ? 'pretty' : 'json';
   const logger = createLogger({ format, ...(typeof flags['log-level'] === 'string' ? { level: flags['log-level'] } : {}) });
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
-    daemon = await startDaemon({ configFile, logger });
+    daemon = await startDaemon({ configFile, logger, config });
   } catch (e) {
     logger.fatal({ event: 'daemon.start.failed', err: (e as Error).message, code: (e as { code?: string }).code }, 'builderd could not start');
     logger.flush?.();

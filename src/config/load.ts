@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { configSchema, type RawConfig } from './schema.js';
 import type { Config, SubnetConfig } from './types.js';
 import { didYouMean } from './did-you-mean.js';
+import { fastYaml } from './fast-yaml.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { ipv4ToInt, intToIpv4, parseCidr4, cidrContains, normaliseMac } from '../lib/net.js';
 import { parseDuration } from '../lib/duration.js';
@@ -57,6 +58,27 @@ type Path = (string | number)[];
 
 /** Parse and validate config text. `file` names the source in errors and anchors relative paths. */
 export function parseConfig(text: string, file: string): LoadedConfig {
+  return parseConfigFast(text, file) ?? parseConfigPositioned(text, file);
+}
+
+/**
+ * The fast path: the plain-YAML reader (src/config/fast-yaml.ts), then the same schema and cross
+ * checks. It answers only when the config is valid and draws no warning; anything else (text
+ * outside the subset, an error, a warning) returns undefined and the positioned parse reports it
+ * with file:line:col. Both paths give the same Config (test/unit/config-fast-yaml.test.ts).
+ */
+export function parseConfigFast(text: string, file: string): LoadedConfig | undefined {
+  const raw = fastYaml(text);
+  if (raw === undefined) return undefined;
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) return undefined;
+  let clean = true;
+  const config = crossCheck(parsed.data, file, () => { clean = false; }, () => { clean = false; });
+  return clean && config ? { config, warnings: [] } : undefined;
+}
+
+/** The full parse with positions (the `yaml` Document): every issue and warning located by line:col. */
+export function parseConfigPositioned(text: string, file: string): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];

@@ -129,7 +129,7 @@ export const configSchema = z.strictObject({
       slip: z.number().int().min(0).default(2),
       window: z.number().int().min(1).default(15),
     }).prefault({}),
-    workers: z.number().int().min(0).default(0).describe('UDP worker processes (SO_REUSEPORT); 0 = in-process only'),
+    workers: z.union([z.number().int().min(0).max(64), z.literal('auto')]).default(0).describe("UDP worker processes sharing the DNS sockets; 0 = in-process only; 'auto' = one when there are 2+ CPUs"),
   }).prefault({}),
   dhcp: z.strictObject({
     interfaces: z.array(z.string()).default([]).describe('interfaces to serve; empty: every non-loopback one'),

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { AppError, ErrorCode } from '../lib/errors.js';
 import { MAX_LINE, type ControlRequest, type ControlResponse } from './protocol.js';
+import { peerUid } from './peer.js';
 
 export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown> | unknown;
 
@@ -63,6 +64,15 @@ function createConnectionSafe(path: string): Socket {
 }
 
 function serve(sock: Socket, handlers: Map<string, ControlHandler>, logger: Logger): void {
+  // Only the daemon's own user and root may drive it (the socket's mode says the same; this holds even
+  // if the mode or the directory is loosened by mistake).
+  const uid = peerUid(sock);
+  const me = process.getuid?.();
+  if (uid !== undefined && me !== undefined && uid !== me && uid !== 0) {
+    logger.warn({ event: 'control.refused', uid }, 'control connection from another user refused');
+    sock.end(JSON.stringify({ id: 0, ok: false, error: { code: ErrorCode.CONTROL_ERR, message: `uid ${uid} may not use this control socket` } }) + '\n');
+    return;
+  }
   let buf = '';
   sock.setEncoding('utf8');
   sock.on('error', () => sock.destroy());

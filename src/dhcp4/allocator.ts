@@ -40,8 +40,9 @@ export interface BindResult {
   rollback: () => void;
 }
 
+/** The client key: "id:<hex>" for a client-id, else the MAC itself (no new string per lease; a MAC never starts with "id:"). */
 function keyOf(c: ClientRef): string {
-  return c.clientId ? `id:${c.clientId}` : `hw:${c.mac}`;
+  return c.clientId ? `id:${c.clientId}` : c.mac;
 }
 
 /**
@@ -74,13 +75,17 @@ export class LeaseAllocator {
     for (const s of subnets) if (s.gateway) this.excluded.add(s.gateway);
   }
 
-  /** Load stored leases (any state). Offers are never stored, so none come back. */
+  /**
+   * Load stored leases (any state). Offers are never stored, so none come back. The allocator keeps
+   * the objects given (100,000 leases at start-up: no second copy) and never mutates them: every
+   * change replaces the entry's lease with a new object, and every lease handed out is a copy.
+   */
   load(leases: readonly Lease[]): void {
     const now = this.opts.clock.now();
     const mono = this.opts.clock.mono();
     for (const l of leases) {
       if (l.state === 'offered') continue;
-      this.byIp.set(l.ip, { lease: { ...l }, expMono: mono + (l.expires - now) });
+      this.byIp.set(l.ip, { lease: l, expMono: mono + (l.expires - now) });
       if (l.state === 'bound' || l.state === 'released' || l.state === 'expired') {
         const k = keyOf(l);
         const cur = this.byClient.get(k);
@@ -314,16 +319,21 @@ export class LeaseAllocator {
   /** Counts per subnet and state, with free pool addresses, for the dhcpLeases gauge. */
   stats(): { subnet: string; state: string; count: number }[] {
     const mono = this.opts.clock.mono();
-    const counts = new Map<string, number>();
+    // Counted per subnet then per state (no per-lease key string: 100,000 leases every tick).
+    const bySubnet = new Map<string, Map<string, number>>();
     for (const e of this.byIp.values()) {
-      const st = (e.lease.state === 'bound' || e.lease.state === 'declined') && e.expMono <= mono ? 'expired' : e.lease.state;
-      const k = `${e.lease.subnet}|${st}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+      const l = e.lease;
+      const st = (l.state === 'bound' || l.state === 'declined') && e.expMono <= mono ? 'expired' : l.state;
+      let m = bySubnet.get(l.subnet);
+      if (!m) { m = new Map(); bySubnet.set(l.subnet, m); }
+      m.set(st, (m.get(st) ?? 0) + 1);
     }
-    const out = [...counts].map(([k, count]) => { const [subnet, state] = k.split('|') as [string, string]; return { subnet, state, count }; });
+    const out: { subnet: string; state: string; count: number }[] = [];
+    for (const [subnet, m] of bySubnet) for (const [state, count] of m) out.push({ subnet, state, count });
     for (const s of this.subnets) {
       if (!s.pool) continue;
-      const used = (counts.get(`${s.cidr}|bound`) ?? 0) + (counts.get(`${s.cidr}|declined`) ?? 0);
+      const m = bySubnet.get(s.cidr);
+      const used = (m?.get('bound') ?? 0) + (m?.get('declined') ?? 0);
       out.push({ subnet: s.cidr, state: 'free', count: Math.max(0, s.pool.last - s.pool.first + 1 - used) });
     }
     return out;

@@ -7,6 +7,9 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCode } from '../lib/errors.js';
+import { ipv4ToInt } from '../lib/net.js';
+import { networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
 import {
   BootOp, DhcpDecodeError, FLAG_BROADCAST, MessageType, Opt, chaddrMac, decodeDhcp, encodeDhcpEx, ipsValue,
   messageTypeName, readClientArch, readClientFqdnLabel, readClientId, readIpOption, readMaxMessageSize,
@@ -288,7 +291,10 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   const send = (ctx: Ctx, req: DhcpPacket, spec: ReplySpec, kind: ReplyKind = 'address'): void => {
-    const dest = replyDestination(req, spec.type, ctx.sock.port);
+    let dest = replyDestination(req, spec.type, ctx.sock.port);
+    // A client in RENEWING/REBINDING/INFORM sends from ciaddr; when the sender differs, answer the
+    // sender rather than ARP for an address nobody may hold (same stall as a forged giaddr).
+    if (dest.rule === 'ciaddr' && ctx.rinfo.address !== req.ciaddr && ctx.rinfo.address !== '0.0.0.0') dest = { ...dest, address: ctx.rinfo.address };
     emit(ctx, kind, spec.type, buildReply(req, spec, dest), dest);
   };
 
@@ -343,7 +349,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   const bootEvent = (kind: string, mac: string, ip: string, boot: BootAnswer | undefined): void => {
-    if (!deps.onBootEvent) return;
+    if (!deps.onBootEvent || mac === '') return; // a client known only by option 61 (hlen 0) has no journey keyed by MAC
     const e: BootEvent = { at: clock.now(), mac, kind, ip };
     if (boot) e.file = boot.file;
     try { deps.onBootEvent(e); } catch { /* a listener's bug must not stop DHCP */ }
@@ -475,6 +481,20 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     return true;
   };
 
+  /** Is ip inside a subnet this host has an address on (a directly attached link)? Links re-read every 5 s. */
+  let links: { net: number; mask: number }[] = [];
+  let linksAt = -Infinity;
+  const onLink = (ip: string): boolean => {
+    if (clock.mono() - linksAt > 5000) {
+      linksAt = clock.mono();
+      links = Object.values(networkInterfaces()).flatMap((l) => (l ?? [])
+        .filter((a) => a.family === 'IPv4' && !a.internal)
+        .map((a) => { const mask = ipv4ToInt(a.netmask); return { net: (ipv4ToInt(a.address) & mask) >>> 0, mask }; }));
+    }
+    const n = ipv4ToInt(ip);
+    return links.some((l) => ((n & l.mask) >>> 0) === l.net);
+  };
+
   const handle = async (buf: Buffer, ctx: Ctx): Promise<void> => {
     let req: DhcpPacket;
     try {
@@ -484,11 +504,16 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       throw e;
     }
     if (req.op !== BootOp.REQUEST) { drop('not-request'); return; }
+    if (req.hlen === 0 && !req.options.has(Opt.CLIENT_ID)) { drop('no-client-identity'); return; } // RFC 2131 §4.2: chaddr or option 61 identifies the client
     const type = readMessageType(req.options);
     if (type === undefined || type < 1 || type > 8) { drop('no-message-type'); return; }
     metrics.dhcpMessages.inc({ type: messageTypeName[type]!, direction: 'in' });
     const mac = chaddrMac(req);
     if (!rateOk(mac)) { drop('rate-limit', { mac }); return; }
+    // RFC 2131 §4.1: a relay on one of our own links sends from its giaddr. A giaddr on such a link that
+    // is not the sender is forged: answering it means ARP for a host that may not exist, and the replies
+    // queue behind the failed resolution (measured: 600 forged requests delayed a real relay 8.8 s).
+    if (req.giaddr !== '0.0.0.0' && req.giaddr !== ctx.rinfo.address && onLink(req.giaddr)) { drop('giaddr-forged', { giaddr: req.giaddr, from: ctx.rinfo.address }); return; }
     if (!authority.dhcpAuthoritative() || ctx.sock.port === PXE_PORT) {
       // Not the DHCP authority: only proxyDHCP answers (when switched on); nothing is allocated.
       const proxied = config.dhcp.proxy && (type === MessageType.DISCOVER || type === MessageType.REQUEST || type === MessageType.INFORM) && onProxy(ctx, req, type);
@@ -524,6 +549,46 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
       });
     });
     s.socket.on('error', (e) => log.error({ event: 'dhcp.socket_error', err: e.message, iface: s.iface }, 'socket error'));
+  };
+
+  /*
+   * A served interface deleted and created again gets a new ifindex, and a socket bound to the old
+   * device never sees its packets again. Once a second the ifindex of each served interface is compared
+   * with the one its socket was opened on; a changed or returning interface gets its sockets reopened.
+   */
+  let linkWatch: NodeJS.Timeout | undefined;
+  const ifindexOf = (iface: string): number | undefined => {
+    try { return Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8').trim()); } catch { return undefined; }
+  };
+  const startLinkWatch = (): void => {
+    const known = new Map<string, number | undefined>(config.dhcp.interfaces.map((i) => [i, ifindexOf(i)]));
+    let busy = false;
+    linkWatch = setInterval(() => {
+      if (closed || busy) return;
+      for (const [iface, was] of known) {
+        const now = ifindexOf(iface);
+        if (now === was) continue;
+        known.set(iface, now);
+        if (now === undefined) { log.warn({ event: 'dhcp.iface.gone', iface }, 'served interface disappeared'); continue; }
+        busy = true;
+        void (async () => {
+          const old = sockets.filter((x) => x.iface === iface);
+          const ports = old.map((x) => x.port);
+          await Promise.all(old.map((x) => closeDhcpSocket(x).catch(() => undefined)));
+          const fresh: DhcpSocket[] = [];
+          for (const port of ports.length ? ports : [config.dhcp.port]) {
+            try { fresh.push(await openDhcpSocket(iface, port)); } catch (e) {
+              known.set(iface, undefined); // retry on the next round
+              log.error({ event: 'dhcp.iface.rebind_failed', iface, err: (e as Error).message }, 'could not reopen the DHCP socket');
+            }
+          }
+          sockets = sockets.filter((x) => x.iface !== iface).concat(fresh);
+          for (const f of fresh) attach(f);
+          log.info({ event: 'dhcp.iface.rebound', iface, ifindex: now }, 'served interface re-created: DHCP socket reopened');
+        })().finally(() => { busy = false; });
+      }
+    }, 1000);
+    linkWatch.unref();
   };
 
   const tick = async (): Promise<void> => {
@@ -565,6 +630,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
         sockets = opened;
       }
       for (const s of sockets) attach(s);
+      if (ownSockets && config.dhcp.interfaces.length) startLinkWatch();
       const tickMs = Math.max(250, Math.min(10_000, Math.floor((config.dhcp.offerHold * 1000) / 2)));
       timer = setInterval(() => { if (!closed) void tick(); }, tickMs);
       timer.unref();
@@ -600,6 +666,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
     async close() {
       closed = true;
       if (timer) clearInterval(timer);
+      if (linkWatch) clearInterval(linkWatch);
       await Promise.all(sockets.map(closeDhcpSocket));
     },
   };

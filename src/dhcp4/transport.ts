@@ -68,6 +68,8 @@ export const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
  * addon before bind(2), so each served interface can have its own 0.0.0.0:port socket), or, with
  * iface null, a plain 0.0.0.0:port socket (no addon needed).
  */
+const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export async function openDhcpSocket(iface: string | null, port: number, address = '0.0.0.0'): Promise<DhcpSocket> {
   // With the addon the buffer is set on the fd (forced); dgram's own option would cap it at rmem_max again.
   const socket = dgram.createSocket(iface === null
@@ -92,6 +94,9 @@ export async function openDhcpSocket(iface: string | null, port: number, address
     }
   }
   socket.setBroadcast(true);
+  // Replies to clients whose address needs ARP wait in the send queue; a deep queue keeps one slow
+  // destination from holding up the replies behind it (TFTP does the same).
+  try { socket.setSendBufferSize(SEND_BUFFER_BYTES); } catch { /* kernel cap (wmem_max): keep the default */ }
   return { iface, address, port: socket.address().port, socket };
 }
 

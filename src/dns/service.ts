@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import type { Config } from '../config/types.js';
@@ -14,13 +15,16 @@ import { makeAcl, parseHostPort, type HostPort } from '../lib/net.js';
 import { OPCODE, QCLASS, QTYPE, RCODE, typeCode, typeName } from './codec/constants.js';
 import { parseName, readName, type DnsName } from './codec/name.js';
 import { fastKey, scanQuery, type ScannedQuery } from './codec/query.js';
+import { countKey, createAnswerEngine, minimalView, type ZoneIndex } from './engine.js';
+import { startUdpWorkers, type UdpWorkerPool } from './workers.js';
 import { rrFromRdata, rrKey, toJournal, withSerial, type JournalRecord, type WireRR } from './codec/rr.js';
 import { appendUnsignedTsig, makeTsigKey, signMessage, verifyRequest, type TsigKey, type TsigStream } from './codec/tsig.js';
-import { opcodeSupported, rcodeOf, responseLimit, writeAnswer, writeError, writeSlip, writeTransfer, type QueryView } from './handler.js';
+import { opcodeSupported, rcodeOf, responseLimit, writeAnswer, writeError, writeTransfer, type QueryView } from './handler.js';
 import { Forwarder } from './forward.js';
 import { Notifier } from './notify.js';
-import { ResponseRateLimiter, rrlPrefix } from './rrl.js';
 import { bindTcp, bindUdp, type Peer, type TcpListener } from './transport.js';
+import { closeBatchFd, createNativeCache, openBatchFd, serveBatch, udpBatchAddon, type BatchSocket } from './udp-batch.js';
+import type { PoolSocket } from './workers.js';
 import { assembleZones, type ZoneSource } from './zone/assemble.js';
 import { parseMasterFile } from './zone/master-file.js';
 import { rrFromInventory } from './zone/rdata-text.js';
@@ -40,13 +44,19 @@ export interface DnsService {
   refreshDynamic(): Promise<void>;
   /** SOA serial currently served for a zone. */
   serial(origin: string): number | undefined;
+  /**
+   * The authority mode may have changed: tell the UDP workers now (they are also told within 100 ms
+   * by a poll of `AuthorityView`). Resolves when every worker has it.
+   */
+  authorityChanged(): Promise<void>;
+  /** PIDs of the UDP worker processes (dns.workers). */
+  workerPids(): number[];
+  /** Resolves once the UDP workers serve (they start in the background after listen()). */
+  workersReady(): Promise<void>;
   close(): Promise<void>;
 }
 
 type Reply = Buffer[] | null;
-type ZoneIndex = ReturnType<typeof makeZoneSet>;
-
-const CACHE_MAX = 200_000;
 const XFR_MESSAGE = 16_384;
 
 /** RFC 1982 §3.2: s1 >= s2 in serial number arithmetic. */
@@ -68,7 +78,10 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     const key = makeTsigKey(k.name, k.secret);
     keys.set(key.name.key, key);
   }
-  const rrl = new ResponseRateLimiter({ responsesPerSecond: dns.rrl.responses_per_second, slip: dns.rrl.slip, window: dns.rrl.window });
+  const workerCount = udpWorkerCount(dns.workers);
+  // RRL buckets are per process. Every reader (the primary and each worker) allows its share of the
+  // rate: under a flood each sees a part of it, so together they let about the configured rate through.
+  const rrlOpts = { responsesPerSecond: dns.rrl.responses_per_second / (workerCount + 1), slip: dns.rrl.slip, window: dns.rrl.window };
   const forwarder = forwarders.length > 0 ? new Forwarder(forwarders, () => clock.mono()) : undefined;
   const nowSec = (): number => Math.floor(clock.now() / 1000);
   const notifier = new Notifier({
@@ -84,25 +97,53 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   let index: ZoneIndex = makeZoneSet([]);
   /** Content (no SOA) of each zone at the serial we serve, to compute IXFR diffs. */
   const lastContent = new Map<string, { serial: number; soa: WireRR; records: WireRR[] }>();
-  const cache = new Map<string, Buffer>();
-  let siteAuth = authority.siteDnsAuthoritative();
-  const scratch = Buffer.alloc(600);
-  const udpSockets: dgram.Socket[] = [];
+  /** A bound UDP socket: node:dgram, or a fd served in batches by native/udpbatch. */
+  interface UdpEndpoint { host: string; port: number; send(b: Buffer, peer: Peer): void; close(): void; pool: PoolSocket }
+  const udpSockets: UdpEndpoint[] = [];
   const tcpServers: TcpListener[] = [];
   let closed = false;
+  let pool: UdpWorkerPool | undefined;
+  let poolSite = authority.siteDnsAuthoritative();
+  let authPoll: NodeJS.Timeout | undefined;
+  let workersStarting: Promise<void> = Promise.resolve();
+  let countFlush: NodeJS.Timeout | undefined;
 
-  const counterChildren = new Map<number, { inc(): void }>();
-  function count(rcode: number, qtype: number, transport: 'udp' | 'tcp'): void {
-    const k = (rcode * 65536 + qtype) * 2 + (transport === 'tcp' ? 1 : 0);
-    let c = counterChildren.get(k);
-    if (!c) {
-      c = metrics.dnsQueries.labels({ rcode: rcodeName(rcode), qtype: typeName(qtype), transport });
-      counterChildren.set(k, c);
-    }
-    c.inc();
-  }
   function drop(reason: string): void {
     metrics.dropped.inc({ proto: 'dns', reason });
+  }
+  const nativeCache = createNativeCache();
+  const engine = createAnswerEngine({
+    nativeCache,
+    ourUdp, rrl: rrlOpts, forwarders: forwarder !== undefined,
+    forwardable: (a) => forwarder !== undefined && forwardAllowed(a),
+    siteAuthoritative: () => authority.siteDnsAuthoritative(),
+    mono: () => clock.mono(),
+    onDrop: drop,
+  });
+
+  // Answers are counted in a plain map on the hot path and added to prom-client at each scrape (and
+  // every second); workers report theirs every 500 ms.
+  const counterChildren = new Map<number, { inc(n?: number): void }>();
+  function addCounts(q: Iterable<[number, number]>): void {
+    for (const [k, n] of q) {
+      let c = counterChildren.get(k);
+      if (!c) {
+        const { rcode, qtype, tcp } = countKey(k);
+        c = metrics.dnsQueries.labels({ rcode: rcodeName(rcode), qtype: typeName(qtype), transport: tcp ? 'tcp' : 'udp' });
+        counterChildren.set(k, c);
+      }
+      c.inc(n);
+    }
+  }
+  const flushCounts = (): void => addCounts(engine.drain());
+  const counter = metrics.dnsQueries as unknown as { collect?: () => unknown };
+  const previousCollect = counter.collect;
+  counter.collect = function collect(this: unknown) {
+    flushCounts();
+    return previousCollect?.call(this);
+  };
+  function count(rcode: number, qtype: number, transport: 'udp' | 'tcp'): void {
+    engine.count(rcode, qtype, transport === 'tcp');
   }
 
   const answerable = (z: ZoneData): boolean => z.kind === 'mgmt' || authority.siteDnsAuthoritative();
@@ -183,7 +224,11 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       built.push(buildZone(src.origin, src.kind, [finalSoa, ...content]));
     }
     index = makeZoneSet(built);
-    cache.clear();
+    engine.setIndex(index);
+    if (pool) {
+      poolSite = authority.siteDnsAuthoritative();
+      await pool.sync(built, poolSite);
+    }
     return changed;
   }
 
@@ -208,47 +253,16 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     return { id: q.id, flags: q.flags, qname: q.qname, questionEnd: q.questionEnd, edns: q.edns };
   }
 
-  /** RRL on UDP (RFC-less but the BIND/NSD scheme): send, slip (TC) or drop. */
-  function limit(resp: Buffer, raw: Buffer, key: string, peer: Peer, qv: () => QueryView): Buffer | null {
-    if (!rrl.enabled) return resp;
-    const v = rrl.check(`${rrlPrefix(peer.address)}|${key}`, clock.mono());
-    if (v === 'send') return resp;
-    drop(v === 'slip' ? 'rrl-slip' : 'rrl-drop');
-    return v === 'slip' ? writeSlip(raw, qv()) : null;
-  }
-
-  function checkAuthority(): void {
-    const now = authority.siteDnsAuthoritative();
-    if (now !== siteAuth) { siteAuth = now; cache.clear(); }
-  }
-
-  /** The fast path: a cached wire answer with ID, question (0x20 case) and RD/CD patched in. */
-  function fromCache(msg: Buffer, tcp: boolean): { out: Buffer; key: string; qtype: number } | { key: string; miss: true } | undefined {
-    const fk = fastKey(msg, scratch, ourUdp);
-    if (!fk) return undefined;
-    const key = tcp ? `${fk.key}T` : fk.key;
-    checkAuthority();
-    const hit = cache.get(key);
-    if (!hit) return { key, miss: true };
-    const out = Buffer.allocUnsafe(hit.length);
-    hit.copy(out);
-    out[0] = msg[0]!;
-    out[1] = msg[1]!;
-    out[2] = (hit[2]! & 0xfe) | (msg[2]! & 0x01);
-    out[3] = (hit[3]! & 0xef) | (msg[3]! & 0x10);
-    msg.copy(out, 12, 12, fk.questionEnd);
-    return { out, key, qtype: msg.readUInt16BE(fk.questionEnd - 4) };
-  }
-
   function handle(msg: Buffer, peer: Peer, tcp: boolean): Reply | Promise<Reply> {
+    // The hot path (a plain query): the engine's wire cache and zone index.
+    const a = engine.answer(msg, peer, tcp);
+    if (a !== undefined) return a ? [a] : null;
+    return fullPath(msg, peer, tcp);
+  }
+
+  /** Queries the engine leaves to us: TSIG, NOTIFY, AXFR/IXFR, forwarding. */
+  function fullPath(msg: Buffer, peer: Peer, tcp: boolean): Reply | Promise<Reply> {
     const transport = tcp ? 'tcp' : 'udp';
-    const c = fromCache(msg, tcp);
-    if (c && 'out' in c) {
-      count(c.out[3]! & 0xf, c.qtype, transport);
-      if (tcp) return [c.out];
-      const r = limit(c.out, msg, c.key, peer, () => minimalView(msg));
-      return r ? [r] : null;
-    }
     const q = scanQuery(msg);
     if ('fail' in q) {
       drop(q.reason);
@@ -290,21 +304,13 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       return sign([writeError(msg, qv, RCODE.REFUSED, ourUdp)]);
     }
     if (q.qtype === QTYPE.AXFR || q.qtype === QTYPE.IXFR) return transfer(msg, q, peer, tcp, tsig);
-    checkAuthority();
     const outcome = lookup(index, q.qname, q.qtype, { answerable });
     if (outcome.kind === 'refused' && forwarder && forwardAllowed(peer.address)) {
       return forward(msg, q, tcp);
     }
     const resp = writeAnswer(msg, qv, outcome, responseLimit(qv, tcp, ourUdp), ourUdp);
     count(rcodeOf(outcome.kind), q.qtype, transport);
-    if (tsig) return sign([resp]);
-    if (c && (outcome.kind !== 'refused' || !forwarder)) {
-      if (cache.size >= CACHE_MAX) cache.clear();
-      cache.set(c.key, resp);
-    }
-    if (tcp) return [resp];
-    const r = limit(resp, msg, c ? c.key : `${q.qname.key}|${q.qtype}`, peer, () => qv);
-    return r ? [r] : null;
+    return sign([resp]);
   }
 
   async function forward(msg: Buffer, q: ScannedQuery, tcp: boolean): Promise<Reply> {
@@ -408,20 +414,88 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
     }
   }
 
+  function fail(e: unknown, msg: Buffer, peer: Peer): Reply {
+    metrics.errors.inc({ code: 'DNS_ERR_DECODE' });
+    logger.error({ event: 'dns.handler.error', err: (e as Error).message, peer: peer.address });
+    if (msg.length < 12 || (msg[2]! & 0x80)) return null;
+    return [writeError(msg, minimalView(msg), RCODE.SERVFAIL, ourUdp)];
+  }
+
   /** Every message goes through here: a throw becomes SERVFAIL (or a drop), counted (one place). */
   function safeHandle(msg: Buffer, peer: Peer, tcp: boolean): Reply | Promise<Reply> {
-    const fail = (e: unknown): Reply => {
-      metrics.errors.inc({ code: 'DNS_ERR_DECODE' });
-      logger.error({ event: 'dns.handler.error', err: (e as Error).message, peer: peer.address });
-      if (msg.length < 12 || (msg[2]! & 0x80)) return null;
-      return [writeError(msg, minimalView(msg), RCODE.SERVFAIL, ourUdp)];
-    };
     try {
       const r = handle(msg, peer, tcp);
-      return r instanceof Promise ? r.catch(fail) : r;
+      return r instanceof Promise ? r.catch((e: unknown) => fail(e, msg, peer)) : r;
     } catch (e) {
-      return fail(e);
+      return fail(e, msg, peer);
     }
+  }
+
+  function onUdp(m: Buffer, peer: Peer, sock: dgram.Socket): void {
+    // The hot path first: one answer, sent straight back (no array, no closure).
+    let a: Buffer | null | undefined;
+    try {
+      a = engine.answer(m, peer, false);
+    } catch {
+      a = undefined;
+    }
+    if (a !== undefined) {
+      if (a) sock.send(a, peer.port, peer.address);
+      return;
+    }
+    fullUdp(m, peer, (b) => sock.send(b, peer.port, peer.address));
+  }
+
+  /** A UDP query the engine leaves to the full path (its answer may come later). */
+  function fullUdp(m: Buffer, peer: Peer, send: (b: Buffer) => void): void {
+    const r = safeHandle(m, peer, false);
+    if (r instanceof Promise) void r.then((o) => { if (o && !closed) for (const b of o) send(b); });
+    else if (r) for (const b of r) send(b);
+  }
+
+  /** Bind UDP on host:port: batched through the addon when it is built, else node:dgram. */
+  async function bindUdpEndpoint(host: string, port: number): Promise<UdpEndpoint> {
+    if (!udpBatchAddon()) {
+      const udp = await bindUdp(host, port, onUdp);
+      return {
+        host: udp.address().address, port: udp.address().port, pool: { kind: 'dgram', sock: udp },
+        send: (b, peer) => udp.send(b, peer.port, peer.address),
+        close: () => udp.close(),
+      };
+    }
+    const o = openBatchFd(host, port);
+    let bs: BatchSocket | undefined;
+    return {
+      host, port: o.port, pool: { kind: 'fd', fd: o.fd },
+      send: (b, peer) => bs?.sendTo(b, peer.address, peer.port),
+      close: () => { if (bs) bs.close(); else closeBatchFd(o.fd); },
+      start(): void {
+        bs = serveBatch(o.fd, o.port, ourUdp, {
+          onError: (e) => fail(e, Buffer.alloc(0), { address: '', port: 0 }), onTooLong: () => drop('too-long'),
+          onHit: (rcode, qtype) => engine.count(rcode, qtype, false), revalidate: () => engine.revalidate(),
+        }, (buf, base, len, peer, out, off) => {
+          let w: number;
+          try {
+            w = engine.answerInto(buf, base, len, peer, out, off);
+          } catch {
+            w = -1;
+          }
+          if (w >= 0) return w;
+          // The batch buffers are reused: keep a copy of the query and the sender for a later answer.
+          const copy = Buffer.from(buf.subarray(base, base + len));
+          const p = { address: peer.address, port: peer.port };
+          fullUdp(copy, p, (b) => bs?.sendTo(b, p.address, p.port));
+          return 0;
+        }, { cache: nativeCache, maxUdp: ourUdp });
+      },
+    } as UdpEndpoint & { start(): void };
+  }
+
+  async function pushAuthority(): Promise<void> {
+    const now = authority.siteDnsAuthoritative();
+    if (!pool || now === poolSite) return;
+    poolSite = now;
+    await pool.setAuthority(now);
   }
 
   // -------------------------------------------------------------- service --
@@ -433,16 +507,13 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
         const hp = parseHostPort(l);
         // UDP and TCP on the same port: with port 0, take the UDP port and retry if TCP has it taken.
         for (let attempt = 0; ; attempt++) {
-          const udp = await bindUdp(hp.host, hp.port, (m, peer, send) => {
-            const r = safeHandle(m, peer, false);
-            if (r instanceof Promise) void r.then((o) => { if (o && !closed) for (const b of o) send(b); });
-            else if (r) for (const b of r) send(b);
-          });
-          const port = (udp.address()).port;
+          const udp = await bindUdpEndpoint(hp.host, hp.port);
+          const port = udp.port;
           try {
             const tcp = await bindTcp(hp.host, port, {
               idleMs: dns.tcp_idle * 1000, maxConnections: dns.tcp_max, onRefused: () => drop('tcp-max'),
             }, async (m, peer) => safeHandle(m, peer, true), () => drop('tcp-frame'));
+            (udp as Partial<{ start(): void }>).start?.();
             udpSockets.push(udp);
             tcpServers.push(tcp);
             logger.info({ event: 'dns.listen', host: hp.host, port });
@@ -453,10 +524,38 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
           }
         }
       }
+      countFlush = setInterval(flushCounts, 1000);
+      countFlush.unref();
+      if (workerCount > 0 && udpSockets.length > 0) {
+        poolSite = authority.siteDnsAuthoritative();
+        // The workers start in the background: the primary answers everything until they are up.
+        workersStarting = startUdpWorkers({
+          count: workerCount, sockets: udpSockets.map((u) => u.pool), logger,
+          init: { ourUdp, rrl: rrlOpts, forwarders: forwarder !== undefined, forwardClients: dns.forward_clients },
+          onRelay: (i, m, peer) => { const s = udpSockets[i]; if (s) fullUdp(m, peer, (b) => s.send(b, peer)); },
+          onCounts: (q, d, e) => {
+            addCounts(q);
+            for (const [reason, n] of d) metrics.dropped.inc({ proto: 'dns', reason }, n);
+            if (e > 0) metrics.errors.inc({ code: 'DNS_ERR_DECODE' }, e);
+          },
+        }, index.all, poolSite).then(async (p) => {
+          if (closed) { await p.close(); return; }
+          pool = p;
+          // Zones or the authority mode may have changed while the workers started.
+          poolSite = authority.siteDnsAuthoritative();
+          await p.sync(index.all, poolSite);
+          // Authority fencing in the workers: pushed on every change seen here (at most 100 ms late).
+          authPoll = setInterval(() => { void pushAuthority(); }, 100);
+          authPoll.unref();
+          logger.info({ event: 'dns.workers', count: workerCount, pids: p.pids() }, 'DNS UDP workers started');
+        }, (e: Error) => {
+          logger.error({ event: 'dns.worker.failed', err: e.message }, 'DNS UDP workers did not start; answering in-process');
+        });
+      }
     },
     addresses() {
       return {
-        udp: udpSockets.map((s) => ({ host: s.address().address, port: s.address().port })),
+        udp: udpSockets.map((s) => ({ host: s.host, port: s.port })),
         tcp: tcpServers.map((s) => {
           const a = s.server.address() as net.AddressInfo;
           return { host: a.address, port: a.port };
@@ -474,8 +573,18 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
       const key = origin.toLowerCase().replace(/\.$/, '');
       return index.byOrigin.get(key)?.serial;
     },
+    authorityChanged: () => pushAuthority(),
+    workerPids: () => pool?.pids() ?? [],
+    workersReady: () => workersStarting,
     async close(): Promise<void> {
       closed = true;
+      if (authPoll) clearInterval(authPoll);
+      if (countFlush) clearInterval(countFlush);
+      await workersStarting;
+      await pool?.close();
+      pool = undefined;
+      flushCounts();
+      counter.collect = previousCollect;
       notifier.close();
       forwarder?.close();
       for (const s of udpSockets) s.close();
@@ -486,9 +595,10 @@ export async function createDnsService(deps: DnsDeps): Promise<DnsService> {
   };
 }
 
-/** A view of a message that only echoes the header (no question). */
-function minimalView(msg: Buffer): QueryView {
-  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qname: null, questionEnd: 12, edns: null };
+/** dns.workers: a count, or 'auto' (one worker when the machine has two CPUs or more). */
+export function udpWorkerCount(w: number | 'auto'): number {
+  if (w === 'auto') return availableParallelism() >= 2 ? 1 : 0;
+  return w;
 }
 
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 9: 'NOTAUTH', 16: 'BADVERS' };

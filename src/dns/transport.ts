@@ -5,17 +5,36 @@ import { FrameReader, frame } from './codec/tcp-framing.js';
 /** A datagram's sender. */
 export interface Peer { address: string; port: number }
 
-/** Bind a UDP socket and hand each datagram to `onMessage`; it replies through `send`. */
-export function bindUdp(host: string, port: number, onMessage: (msg: Buffer, peer: Peer, send: (b: Buffer) => void) => void): Promise<dgram.Socket> {
-  const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+/**
+ * A lookup for `dgram` that answers at once: we only ever send to the IP address a datagram came from,
+ * and the default (dns.lookup) defers every send by a tick and tests the address with a regexp.
+ */
+function literalLookup(family: 4 | 6) {
+  return (address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, family);
+}
+
+/**
+ * Give a socket we did not create (a handle received over IPC) the same immediate lookup. This reaches
+ * into dgram's internal state, so it checks the shape first and otherwise leaves the socket alone.
+ */
+export function fastSend(sock: dgram.Socket): void {
+  const sym = Object.getOwnPropertySymbols(sock).find((s) => s.description === 'state symbol');
+  const state = sym ? (sock as unknown as Record<symbol, { handle?: { lookup?: unknown } } | undefined>)[sym] : undefined;
+  if (state?.handle && typeof state.handle.lookup === 'function') {
+    state.handle.lookup = (address: string, cb: (err: Error | null, ip: string) => void): void => cb(null, address);
+  }
+}
+
+/** Bind a UDP socket and hand each datagram to `onMessage`, which replies with `sock.send` itself. */
+export function bindUdp(host: string, port: number, onMessage: (msg: Buffer, peer: dgram.RemoteInfo, sock: dgram.Socket) => void): Promise<dgram.Socket> {
+  const v6 = host.includes(':');
+  const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: literalLookup(v6 ? 6 : 4) as never });
   return new Promise((resolve, reject) => {
     sock.once('error', reject);
     sock.bind(port, host, () => {
       sock.removeListener('error', reject);
       sock.on('error', () => { /* ICMP errors on send: nothing to do */ });
-      sock.on('message', (msg, rinfo) => {
-        onMessage(msg, rinfo, (b) => sock.send(b, rinfo.port, rinfo.address));
-      });
+      sock.on('message', (msg, rinfo) => onMessage(msg, rinfo, sock));
       resolve(sock);
     });
   });

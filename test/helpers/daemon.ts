@@ -86,7 +86,7 @@ export function spawnServe(configFile: string, extraArgs: string[] = [], env: No
       });
     },
     stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
       return new Promise((res) => { child.once('exit', (code) => res(code)); child.kill(signal); });
     },
   };

@@ -30,7 +30,7 @@ test('default.ipxe: kernel/initrd from ${base_url}, console=ttyS0, hostname by n
   const r = await resolver().render('ipxe', '52-54-00-AA-00-02');
   assert.ok('body' in r);
   assert.match(r.body, /^set base_url http:\/\/pxe\.mgmt\.example\.net:10080$/m);
-  assert.match(r.body, /^kernel \$\{base_url\}\/vmlinuz console=ttyS0 hostname=provisioner-ph01\.mgmt\.example\.net$/m);
+  assert.match(r.body, /^kernel \$\{base_url\}\/vmlinuz initrd=initrd\.img console=ttyS0 hostname=provisioner-ph01\.mgmt\.example\.net$/m);
   assert.match(r.body, /^initrd \$\{base_url\}\/initrd\.img$/m);
   assert.doesNotMatch(r.body, IPV4);
 });

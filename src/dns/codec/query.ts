@@ -171,3 +171,78 @@ export function fastKey(buf: Buffer, scratch: Buffer, maxUdp: number): { key: st
   key += edns ? `E${edns.version}.${Math.min(Math.max(512, edns.udpSize), maxUdp)}.${edns.dnssecOk ? 1 : 0}` : 'N';
   return { key, questionEnd, edns };
 }
+
+/** Where `questionKey` leaves its result (the caller owns one and reuses it, so no allocation per query). */
+export interface QuestionKey {
+  /** Bytes of the key in scratch: the lowercased question, then the EDNS state and the transport. */
+  length: number;
+  /** Offset just after the question in the query. */
+  questionEnd: number;
+  /** FNV-1a of the key bytes. */
+  hash: number;
+}
+
+/**
+ * The allocation-free form of `fastKey`: true for a plain query (QR=0, opcode QUERY, one uncompressed
+ * question, nothing else but a bare OPT), with its key written into `scratch` (at least 300 bytes) and
+ * `out` filled. The key holds the question lowercased (ASCII only, RFC 4343), the EDNS version, the
+ * response size we would use (RFC 6891 §6.2.5), DO, and the transport.
+ */
+export function questionKey(buf: Buffer, scratch: Buffer, maxUdp: number, tcp: boolean, out: QuestionKey, base = 0, len = buf.length - base): boolean {
+  // Offsets below are relative to the message, which starts at `base` in `buf` (a batch buffer).
+  const n = len;
+  const b = base;
+  if (n < 17 || n > 512) return false;
+  if ((buf[b + 2]! & 0xf8) !== 0 || buf[b + 4] !== 0 || buf[b + 5] !== 1 || buf[b + 6] !== 0 || buf[b + 7] !== 0 ||
+    buf[b + 8] !== 0 || buf[b + 9] !== 0 || buf[b + 10] !== 0) return false;
+  const ar = buf[b + 11]!;
+  if (ar > 1) return false;
+  let h = 0x811c9dc5;
+  let o = 12;
+  for (;;) {
+    if (o >= n) return false;
+    const l = buf[b + o]!;
+    scratch[o - 12] = l;
+    h = Math.imul(h ^ l, 0x01000193);
+    if (l === 0) { o++; break; }
+    if (l > 63 || o + 1 + l >= n) return false;
+    const end = o + 1 + l;
+    for (let i = o + 1; i < end; i++) {
+      let c = buf[b + i]!;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      scratch[i - 12] = c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    o = end;
+  }
+  const questionEnd = o + 4;
+  if (questionEnd > n || questionEnd - 12 > 259) return false;
+  for (let i = o; i < questionEnd; i++) {
+    const c = buf[b + i]!;
+    scratch[i - 12] = c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  let k = questionEnd - 12;
+  if (ar === 1) {
+    // Only a bare OPT (root owner) is taken on the fast path.
+    const q = b + questionEnd;
+    if (questionEnd + 11 > n || buf[q] !== 0 || buf[q + 1] !== 0 || buf[q + 2] !== QTYPE.OPT) return false;
+    const rdlen = (buf[q + 9]! << 8) | buf[q + 10]!;
+    if (questionEnd + 11 + rdlen !== n) return false;
+    const size = Math.min(Math.max(512, (buf[q + 3]! << 8) | buf[q + 4]!), maxUdp);
+    scratch[k++] = 1;
+    scratch[k++] = buf[q + 6]!;
+    scratch[k++] = size >> 8;
+    scratch[k++] = size & 0xff;
+    scratch[k++] = buf[q + 7]! & 0x80;
+  } else {
+    if (questionEnd !== n) return false;
+    scratch[k++] = 0;
+  }
+  scratch[k++] = tcp ? 1 : 0;
+  for (let i = questionEnd - 12; i < k; i++) h = Math.imul(h ^ scratch[i]!, 0x01000193);
+  out.length = k;
+  out.questionEnd = questionEnd;
+  out.hash = h >>> 0;
+  return true;
+}

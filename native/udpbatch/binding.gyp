@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "udpbatch",
+      "sources": ["udpbatch.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
