@@ -124,6 +124,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   setAuthMetrics();
 
   const running: Running[] = [];
+  let reservedMacs = new Set(inventory.reservations.map((r) => r.mac));
   const recordBootEvent = (e: BootEvent) => {
     store.bootEvents.record([e]).catch((err: Error) => logger.warn({ event: 'store.boot_event.failed', err: err.message }, 'boot event not recorded'));
   };
@@ -161,7 +162,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const dhcp: DhcpService = await createDhcpService({
         config, reservations: inventory.reservations, leases: store.leases, zones: store.zones, authority, logger, metrics, clock,
         onDnsChange: () => { dns?.refreshDynamic().catch((e: Error) => logger.error({ event: 'dns.refresh.failed', err: e.message }, 'dynamic records not refreshed')); },
-        onBootEvent: recordBootEvent,
+        // The boot journey is for machines that boot: inventory hosts and clients given a boot file.
+        // A plain DHCP client's lease is in the lease table already; recording its every OFFER and ACK
+        // would double the store writes of a lease storm.
+        onBootEvent: (e) => { if (e.file || reservedMacs.has(e.mac)) recordBootEvent(e); },
       });
       await dhcp.listen();
       dhcpService = dhcp;
@@ -257,6 +261,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         config = next.config;
         inventory = buildInventory(config);
         resolver = makeResolver();
+        reservedMacs = new Set(inventory.reservations.map((r) => r.mac));
         await dns?.setZones(inventory.zones);
         dhcpService?.setInventory(config, inventory.reservations);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');
