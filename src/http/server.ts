@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BootEvent } from '../lib/boot-event.js';
 import { parseHostPort } from '../lib/net.js';
 import { confineLexical, realRoot, resolveUnder, type RefusedReason } from '../lib/confine.js';
+import { sendfileAddon, sendfileToSocket, socketFd, type SendfileJob } from './sendfile.js';
 import { contentTypeOf, etagOf, evaluateRange, ifRangeMatches, lastModifiedOf, notModified } from './artifacts.js';
 
 /** Result of the dynamic hook: rendered content, a clear 404 reason, or undefined (serve from the root). */
@@ -33,7 +35,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Stream read size: large reads keep syscalls and stream ticks few (no sendfile in Node). */
+const ERRNO = constants.errno;
+const EMPTY = Buffer.alloc(0);
+
+/** Stream read size when the sendfile addon is not available: large reads keep syscalls and stream ticks few. */
 const HIGH_WATER_MARK = 1024 * 1024;
 
 const REFUSED_STATUS: Record<RefusedReason, number> = {
@@ -177,6 +182,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return finish(req, res, t0, rawPath, false);
       }
       handed = true;
+      const sf = sendfileAddon();
+      const sockFd = sf ? socketFd(res.socket) : undefined;
+      if (sf && sockFd !== undefined) return sendBody(sf, sockFd, fh, start, length, req, res, t0, rawPath);
       const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: true });
       let sent = 0;
       let accounted = false;
@@ -221,6 +229,62 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     } finally {
       if (!handed) await fh.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * The body by sendfile(2): the headers go out through node:http, then the kernel copies the range
+   * from the page cache to the socket. Same outcomes as the stream path: a short file cuts the
+   * connection, a client gone mid-body is counted once as aborted, the file is closed exactly once.
+   */
+  function sendBody(sf: NonNullable<ReturnType<typeof sendfileAddon>>, sockFd: number, fh: FileHandle, start: number, length: number, req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string): void {
+    let accounted = false;
+    let job: SendfileJob | undefined;
+    const closeFile = () => { fh.close().catch(() => undefined); };
+    res.on('close', () => {
+      if (accounted) return;
+      accounted = true;
+      // The client went away mid-body: stop sending, count it once.
+      const sent = job ? job.cancel() : 0;
+      closeFile();
+      metrics.httpBytes.inc(sent);
+      finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+    });
+    const done = (errno: number, sent: number): void => {
+      if (accounted) return;
+      accounted = true;
+      closeFile();
+      metrics.httpBytes.inc(sent);
+      if (errno === ERRNO.EPIPE || errno === ERRNO.ECONNRESET) {
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+      }
+      if (errno !== 0) {
+        logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: `errno ${errno}` });
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, `read error: errno ${errno}`, 'error');
+      }
+      if (sent < length) {
+        // The file shrank under us: cut the connection so the client sees a short body.
+        logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
+      }
+      // Node wrote the headers only; the body went around it, so end() adds nothing to the wire.
+      res.end();
+      finish(req, res, t0, rawPath, false, undefined, undefined, sent);
+    };
+    res.flushHeaders();
+    // The empty write's callback runs once everything Node queued on the socket (the headers) is in
+    // the kernel; only then may bytes go to the fd directly.
+    res.socket!.write(EMPTY, (err) => {
+      if (err || accounted) return;
+      try {
+        job = sendfileToSocket(sf, sockFd, fh.fd, start, length, done);
+      } catch (e) {
+        logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: String(e) });
+        done(ERRNO.EIO, 0);
+      }
+    });
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
