@@ -7,8 +7,9 @@
  * per-event budget, so parallel transfers take turns. The page cache goes to the socket without passing
  * through JavaScript buffers: no read copy, no 1 MiB allocation per chunk.
  *
- * start(sockFd, fileFd, offset, length, cb) -> job; cb(errno, sent) is called exactly once, from the
- * loop, never from inside start(): errno 0 with sent === length when done, 0 with sent < length when the
+ * start(sockFd, fileFd, offset, length, cb) -> number | job. It sends at once what the socket takes; a
+ * number means the transfer already ended (bytes sent, or -errno) and cb is never called. Otherwise
+ * cb(errno, sent) is called exactly once, from the loop: errno 0 with sent === length when done, 0 with sent < length when the
  * file ended early (truncated under us), or the errno of the failing sendfile (EPIPE, ECONNRESET, EIO).
  * cancel(job) -> sent stops a transfer at once (client gone); its cb is then never called and the file
  * fd is no longer used when cancel returns. Single-threaded: everything runs on the loop thread.
@@ -95,29 +96,41 @@ static void finish(job_t *j, int err) {
   napi_close_handle_scope(env, scope);
 }
 
+/*
+ * Send until done, EAGAIN or the budget. Returns 1 when the transfer ended (*err set: 0 for done or
+ * end of file, else the errno), 0 when it must wait for the socket to become writable again.
+ */
+static int pump(int sockfd, int filefd, int64_t *off, int64_t *remaining, int64_t *sent, int *err) {
+  int64_t budget = EVENT_BUDGET;
+  while (*remaining > 0 && budget > 0) {
+    size_t n = *remaining < CALL_MAX ? (size_t)*remaining : CALL_MAX;
+    off_t o = (off_t)*off;
+    ssize_t r = sendfile(sockfd, filefd, &o, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return 0; /* wait for the next writable event */
+      *err = errno;
+      return 1;
+    }
+    if (r == 0) { *err = 0; return 1; } /* end of file before the range end: truncated */
+    *off += r;
+    *remaining -= r;
+    *sent += r;
+    budget -= r;
+  }
+  if (*remaining == 0) { *err = 0; return 1; }
+  return 0;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)status; (void)events;
   job_t *j = h->data;
   if (!j->active) return;
-  int64_t budget = EVENT_BUDGET;
-  while (j->remaining > 0 && budget > 0) {
-    size_t n = j->remaining < CALL_MAX ? (size_t)j->remaining : CALL_MAX;
-    off_t off = (off_t)j->off;
-    ssize_t r = sendfile(j->sockfd, j->filefd, &off, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return; /* wait for the next writable event */
-      finish(j, errno);
-      return;
-    }
-    if (r == 0) { finish(j, 0); return; } /* end of file before the range end: truncated */
-    j->off += r;
-    j->remaining -= r;
-    j->sent += r;
-    budget -= r;
-  }
-  if (j->remaining == 0) finish(j, 0);
+  int err = 0;
+  if (pump(j->sockfd, j->filefd, &j->off, &j->remaining, &j->sent, &err)) finish(j, err);
 }
+
+static napi_value start_poll(napi_env env, napi_value cbv, int dupfd, int filefd, int64_t off, int64_t len, int64_t sent);
 
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -134,7 +147,27 @@ static napi_value start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "start: bad arguments");
     return NULL;
   }
-  int dupfd = dup(sockfd);
+  /*
+   * First try on the caller's stack: a range that fits in the socket's send buffer is done here, with
+   * no poll handle at all. Returns the bytes sent (fewer than length: end of file) or -errno.
+   */
+  {
+    int64_t o = off, rem = len, sent = 0;
+    int err = 0;
+    if (pump(sockfd, filefd, &o, &rem, &sent, &err)) {
+      napi_value out;
+      napi_create_double(env, err ? -(double)err : (double)sent, &out);
+      return out;
+    }
+    off = o;
+    len = rem;
+    int dupfd = dup(sockfd);
+    if (dupfd < 0) { napi_throw_error(env, "ESENDFILE", "dup failed"); return NULL; }
+    return start_poll(env, argv[4], dupfd, filefd, off, len, sent);
+  }
+}
+
+static napi_value start_poll(napi_env env, napi_value cbv, int dupfd, int filefd, int64_t off, int64_t len, int64_t sent) {
   if (dupfd < 0) { napi_throw_error(env, "ESENDFILE", "dup failed"); return NULL; }
   job_t *j = calloc(1, sizeof(job_t));
   if (!j) { close(dupfd); napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
@@ -143,6 +176,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   j->filefd = filefd;
   j->off = off;
   j->remaining = len;
+  j->sent = sent;
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   int e = uv_poll_init(loop, &j->poll, dupfd);
@@ -155,7 +189,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ESENDFILE", uv_strerror(e));
     return NULL;
   }
-  napi_create_reference(env, argv[4], 1, &j->cb);
+  napi_create_reference(env, cbv, 1, &j->cb);
   napi_value name;
   napi_create_string_utf8(env, "builderd.sendfile", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &j->ctx);

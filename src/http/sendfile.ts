@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 
 /** The native addon's surface (native/sendfile/sendfile.c). */
 interface SendfileAddon {
-  start(sockFd: number, fileFd: number, offset: number, length: number, cb: (errno: number, sent: number) => void): object;
+  /** A number when the transfer already ended (bytes sent, or -errno; cb is then never called), else a job. */
+  start(sockFd: number, fileFd: number, offset: number, length: number, cb: (errno: number, sent: number) => void): number | object;
   cancel(job: object): number;
 }
 
@@ -48,6 +49,12 @@ export interface SendfileJob {
 export function sendfileToSocket(a: SendfileAddon, sockFd: number, fileFd: number, offset: number, length: number, done: (errno: number, sent: number) => void): SendfileJob {
   let finished = false;
   const job = a.start(sockFd, fileFd, offset, length, (errno, sent) => { finished = true; done(errno, sent); });
+  if (typeof job === 'number') {
+    // Sent (or failed) at once: report it from the next tick, like a transfer that waited.
+    finished = true;
+    process.nextTick(done, job < 0 ? -job : 0, job < 0 ? 0 : job);
+    return { cancel: () => (job < 0 ? 0 : job) };
+  }
   return {
     cancel() {
       if (finished) return 0;

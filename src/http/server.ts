@@ -8,6 +8,7 @@ import type { Metrics } from '../lib/metrics.js';
 import type { BootEvent } from '../lib/boot-event.js';
 import { parseHostPort } from '../lib/net.js';
 import { confineLexical, realRoot, resolveUnder, type RefusedReason } from '../lib/confine.js';
+import { createOpenCache, uncached, type OpenFile } from './open-cache.js';
 import { sendfileAddon, sendfileToSocket, socketFd, type SendfileJob } from './sendfile.js';
 import { contentTypeOf, etagOf, evaluateRange, ifRangeMatches, lastModifiedOf, notModified } from './artifacts.js';
 
@@ -56,6 +57,9 @@ const REFUSED_STATUS: Record<RefusedReason, number> = {
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const { config, logger, metrics } = deps;
   const rootReal = await realRoot(deps.root);
+  // Open files are shared between requests only on the sendfile path (positioned reads, no stream
+  // owning the fd); the stream fallback opens per request as before.
+  const cache = sendfileAddon() ? createOpenCache() : undefined;
   const servers: { server: Server; host: string; port: number }[] = [];
 
   function event(e: Omit<BootEvent, 'proto'>): void {
@@ -119,28 +123,39 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return finish(req, res, t0, rawPath, true, undefined, undefined, head ? 0 : body.length);
       }
     }
-    const r = await resolveUnder(rootReal, lex.rel);
-    if (!r.ok) {
-      if (r.reason === 'missing') {
-        plain(res, 404, 'not found', head);
-        return finish(req, res, t0, rawPath, false, 'missing');
+    let file = cache?.take(lex.rel);
+    if (!file) {
+      const r = await resolveUnder(rootReal, lex.rel);
+      if (!r.ok) {
+        if (r.reason === 'missing') {
+          plain(res, 404, 'not found', head);
+          return finish(req, res, t0, rawPath, false, 'missing');
+        }
+        metrics.dropped.inc({ proto: 'http', reason: `path-${r.reason}` });
+        plain(res, REFUSED_STATUS[r.reason], 'refused', head);
+        return finish(req, res, t0, rawPath, false, r.reason);
       }
-      metrics.dropped.inc({ proto: 'http', reason: `path-${r.reason}` });
-      plain(res, REFUSED_STATUS[r.reason], 'refused', head);
-      return finish(req, res, t0, rawPath, false, r.reason);
+      let fh: FileHandle;
+      try {
+        fh = await open(r.path, 'r');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        plain(res, code === 'EACCES' || code === 'EPERM' ? 403 : 404, code === 'EACCES' ? 'refused' : 'not found', head);
+        return finish(req, res, t0, rawPath, false, String(code));
+      }
+      try {
+        const st0 = await fh.stat();
+        file = cache ? cache.put(lex.rel, fh, st0) : uncached(fh, st0);
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        throw e;
+      }
     }
-    let fh: FileHandle;
-    try {
-      fh = await open(r.path, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      plain(res, code === 'EACCES' || code === 'EPERM' ? 403 : 404, code === 'EACCES' ? 'refused' : 'not found', head);
-      return finish(req, res, t0, rawPath, false, String(code));
-    }
+    const fh = file.fh;
+    const st = file;
     let handed = false;
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) {
+      if (!st.isFile) {
         // No directory listings, and no redirect to a trailing slash either.
         plain(res, 404, 'not found', head);
         return finish(req, res, t0, rawPath, false, 'not a regular file');
@@ -158,7 +173,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       let start = 0;
       let end = st.size - 1;
       let status = 200;
-      const headers: Record<string, string | number> = { ...base, 'Content-Type': contentTypeOf(r.rel) };
+      const headers: Record<string, string | number> = { ...base, 'Content-Type': contentTypeOf(lex.rel) };
       const ifRangeRaw = req.headers['if-range'] as string | string[] | undefined;
       const ifRange = Array.isArray(ifRangeRaw) ? ifRangeRaw[0] : ifRangeRaw;
       if (req.headers.range !== undefined && ifRangeMatches(ifRange, etag, lastModified)) {
@@ -184,8 +199,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       handed = true;
       const sf = sendfileAddon();
       const sockFd = sf ? socketFd(res.socket) : undefined;
-      if (sf && sockFd !== undefined) return sendBody(sf, sockFd, fh, start, length, req, res, t0, rawPath);
-      const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: true });
+      if (sf && sockFd !== undefined) return sendBody(sf, sockFd, file, start, length, req, res, t0, rawPath);
+      const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: false });
+      // autoClose off (the handle may be shared through the cache): every way out releases it once.
+      const release = () => { file.release(); };
+      stream.once('end', release);
+      stream.once('error', release);
+      stream.once('close', release);
       let sent = 0;
       let accounted = false;
       stream.on('data', (chunk: Buffer | string) => {
@@ -223,11 +243,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         accounted = true;
         // The client went away mid-body: stop reading, count it once.
         stream.destroy();
+        release();
         metrics.httpBytes.inc(sent);
         finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
       });
     } finally {
-      if (!handed) await fh.close().catch(() => undefined);
+      if (!handed) file.release();
     }
   }
 
@@ -236,10 +257,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
    * from the page cache to the socket. Same outcomes as the stream path: a short file cuts the
    * connection, a client gone mid-body is counted once as aborted, the file is closed exactly once.
    */
-  function sendBody(sf: NonNullable<ReturnType<typeof sendfileAddon>>, sockFd: number, fh: FileHandle, start: number, length: number, req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string): void {
+  function sendBody(sf: NonNullable<ReturnType<typeof sendfileAddon>>, sockFd: number, file: OpenFile, start: number, length: number, req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string): void {
     let accounted = false;
     let job: SendfileJob | undefined;
-    const closeFile = () => { fh.close().catch(() => undefined); };
+    const closeFile = () => file.release();
     res.on('close', () => {
       if (accounted) return;
       accounted = true;
@@ -273,18 +294,21 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       res.end();
       finish(req, res, t0, rawPath, false, undefined, undefined, sent);
     };
-    res.flushHeaders();
-    // The empty write's callback runs once everything Node queued on the socket (the headers) is in
-    // the kernel; only then may bytes go to the fd directly.
-    res.socket!.write(EMPTY, (err) => {
-      if (err || accounted) return;
+    const go = () => {
+      if (accounted) return;
       try {
-        job = sendfileToSocket(sf, sockFd, fh.fd, start, length, done);
+        job = sendfileToSocket(sf, sockFd, file.fh.fd, start, length, done);
       } catch (e) {
         logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: String(e) });
         done(ERRNO.EIO, 0);
       }
-    });
+    };
+    res.flushHeaders();
+    const sock = res.socket!;
+    // Bytes may go to the fd directly only once everything Node queued on the socket (the headers)
+    // is in the kernel: usually at once; otherwise the empty write's callback says when.
+    if (sock.writableLength === 0 && !sock.writableCorked) go();
+    else sock.write(EMPTY, (err) => { if (!err) go(); });
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -323,6 +347,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         s.server.closeAllConnections();
       })));
       servers.length = 0;
+      cache?.clear();
     },
   };
 }
