@@ -117,6 +117,9 @@ static int pump(int sockfd, int filefd, int64_t *off, int64_t *remaining, int64_
     *remaining -= r;
     *sent += r;
     budget -= r;
+    /* A short count means the socket buffer is full: wait for writability rather than spend a
+       sendfile call on EAGAIN (the poll is level-triggered, so nothing is missed). */
+    if ((size_t)r < n && *remaining > 0) return 0;
   }
   if (*remaining == 0) { *err = 0; return 1; }
   return 0;
