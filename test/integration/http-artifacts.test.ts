@@ -172,11 +172,18 @@ test('a 100 MB artifact streams intact (sha256) without growing the heap by its 
 test('artifact truncated during a download: the connection is cut, curl reports a partial transfer', async (t) => {
   if (!curlOk) return t.skip('curl not installed');
   const f = join(root, 'shrink.bin');
-  writeFileSync(f, Buffer.alloc(16 * 1024 * 1024, 3));
-  const dl = run('curl', ['-sS', '--limit-rate', '4M', '-o', join(tmp.dir, 'shrink.out'), `${base}/shrink.bin`], 30_000);
-  await new Promise((r) => setTimeout(r, 700));
+  // Larger than everything loopback TCP can hold in flight (send buffer up to tcp_wmem max, 4 MiB
+  // here, plus the receiver's autotuned window up to tcp_rmem max, 32 MiB): at --limit-rate 4M curl
+  // has read about 2 MiB when the file shrinks, so the server is still well short of the end.
+  const size = 96 * 1024 * 1024;
+  writeFileSync(f, Buffer.alloc(size, 3));
+  const out = join(tmp.dir, 'shrink.out');
+  const dl = run('curl', ['-sS', '--limit-rate', '4M', '-o', out, `${base}/shrink.bin`], 30_000);
+  await new Promise((r) => setTimeout(r, 500));
   truncateSync(f, 1024 * 1024);
   const r = await dl;
   assert.notEqual(r.code, 0, 'curl must not report success');
   assert.match(r.stderr, /transfer closed|Recv failure|end of response|partial|18/i);
+  const got = statSync(out).size;
+  assert.ok(got < size, `a short body, not the whole file (got ${got} of ${size})`);
 });
