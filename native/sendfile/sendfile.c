@@ -18,6 +18,9 @@
 #include <node_api.h>
 #include <uv.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -217,12 +220,34 @@ static napi_value cancel(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * cork(sockFd, on): TCP_CORK, so the headers node:http writes wait for the body and leave in full
+ * segments with it (what nginx's tcp_nopush does); uncorking sends the tail at once.
+ */
+static napi_value cork(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  bool on;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "cork(fd, on)");
+    return NULL;
+  }
+  int v = on ? 1 : 0;
+  int r = setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+  napi_value out;
+  napi_get_boolean(env, r == 0, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "start", NULL, start, NULL, NULL, NULL, napi_default, NULL },
     { "cancel", NULL, cancel, NULL, NULL, NULL, napi_default, NULL },
+    { "cork", NULL, cork, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }
 

@@ -11,6 +11,8 @@ interface SendfileAddon {
   /** A number when the transfer already ended (bytes sent, or -errno; cb is then never called), else a job. */
   start(sockFd: number, fileFd: number, offset: number, length: number, cb: (errno: number, sent: number) => void): number | object;
   cancel(job: object): number;
+  /** TCP_CORK on or off; false when setsockopt failed. */
+  cork?(sockFd: number, on: boolean): boolean;
 }
 
 let addon: SendfileAddon | null | undefined;

@@ -38,6 +38,7 @@ export interface HttpServer {
 
 const ERRNO = constants.errno;
 const EMPTY = Buffer.alloc(0);
+const CORK = process.env['BUILDERD_HTTP_CORK'] !== '0';
 
 /** Stream read size when the sendfile addon is not available: large reads keep syscalls and stream ticks few. */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -271,8 +272,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
     });
     const done = (errno: number, sent: number): void => {
-      if (accounted) return;
+      if (accounted) return; // the socket (and so its fd number) may be gone: leave it alone
       accounted = true;
+      uncork();
       closeFile();
       metrics.httpBytes.inc(sent);
       if (errno === ERRNO.EPIPE || errno === ERRNO.ECONNRESET) {
@@ -303,6 +305,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         done(ERRNO.EIO, 0);
       }
     };
+    // Corked, the headers wait for the body and leave in full segments with it (nginx: tcp_nopush).
+    const corked = CORK && sf.cork?.(sockFd, true) === true;
+    const uncork = () => { if (corked) sf.cork!(sockFd, false); };
     res.flushHeaders();
     const sock = res.socket!;
     // Bytes may go to the fd directly only once everything Node queued on the socket (the headers)
