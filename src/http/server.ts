@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BootEvent } from '../lib/boot-event.js';
 import { parseHostPort } from '../lib/net.js';
 import { confineLexical, realRoot, resolveUnder, type RefusedReason } from '../lib/confine.js';
+import { createOpenCache, uncached, type OpenFile } from './open-cache.js';
+import { sendfileAddon, sendfileToSocket, socketFd, type SendfileJob } from './sendfile.js';
 import { contentTypeOf, etagOf, evaluateRange, ifRangeMatches, lastModifiedOf, notModified } from './artifacts.js';
 
 /** Result of the dynamic hook: rendered content, a clear 404 reason, or undefined (serve from the root). */
@@ -33,7 +36,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Stream read size: large reads keep syscalls and stream ticks few (no sendfile in Node). */
+const ERRNO = constants.errno;
+const EMPTY = Buffer.alloc(0);
+const CORK = process.env['BUILDERD_HTTP_CORK'] !== '0';
+
+/** Stream read size when the sendfile addon is not available: large reads keep syscalls and stream ticks few. */
 const HIGH_WATER_MARK = 1024 * 1024;
 
 const REFUSED_STATUS: Record<RefusedReason, number> = {
@@ -51,6 +58,9 @@ const REFUSED_STATUS: Record<RefusedReason, number> = {
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const { config, logger, metrics } = deps;
   const rootReal = await realRoot(deps.root);
+  // Open files are shared between requests only on the sendfile path (positioned reads, no stream
+  // owning the fd); the stream fallback opens per request as before.
+  const cache = sendfileAddon() ? createOpenCache() : undefined;
   const servers: { server: Server; host: string; port: number }[] = [];
 
   function event(e: Omit<BootEvent, 'proto'>): void {
@@ -114,28 +124,39 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return finish(req, res, t0, rawPath, true, undefined, undefined, head ? 0 : body.length);
       }
     }
-    const r = await resolveUnder(rootReal, lex.rel);
-    if (!r.ok) {
-      if (r.reason === 'missing') {
-        plain(res, 404, 'not found', head);
-        return finish(req, res, t0, rawPath, false, 'missing');
+    let file = cache?.take(lex.rel);
+    if (!file) {
+      const r = await resolveUnder(rootReal, lex.rel);
+      if (!r.ok) {
+        if (r.reason === 'missing') {
+          plain(res, 404, 'not found', head);
+          return finish(req, res, t0, rawPath, false, 'missing');
+        }
+        metrics.dropped.inc({ proto: 'http', reason: `path-${r.reason}` });
+        plain(res, REFUSED_STATUS[r.reason], 'refused', head);
+        return finish(req, res, t0, rawPath, false, r.reason);
       }
-      metrics.dropped.inc({ proto: 'http', reason: `path-${r.reason}` });
-      plain(res, REFUSED_STATUS[r.reason], 'refused', head);
-      return finish(req, res, t0, rawPath, false, r.reason);
+      let fh: FileHandle;
+      try {
+        fh = await open(r.path, 'r');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        plain(res, code === 'EACCES' || code === 'EPERM' ? 403 : 404, code === 'EACCES' ? 'refused' : 'not found', head);
+        return finish(req, res, t0, rawPath, false, String(code));
+      }
+      try {
+        const st0 = await fh.stat();
+        file = cache ? cache.put(lex.rel, fh, st0) : uncached(fh, st0);
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        throw e;
+      }
     }
-    let fh: FileHandle;
-    try {
-      fh = await open(r.path, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      plain(res, code === 'EACCES' || code === 'EPERM' ? 403 : 404, code === 'EACCES' ? 'refused' : 'not found', head);
-      return finish(req, res, t0, rawPath, false, String(code));
-    }
+    const fh = file.fh;
+    const st = file;
     let handed = false;
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) {
+      if (!st.isFile) {
         // No directory listings, and no redirect to a trailing slash either.
         plain(res, 404, 'not found', head);
         return finish(req, res, t0, rawPath, false, 'not a regular file');
@@ -153,7 +174,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       let start = 0;
       let end = st.size - 1;
       let status = 200;
-      const headers: Record<string, string | number> = { ...base, 'Content-Type': contentTypeOf(r.rel) };
+      const headers: Record<string, string | number> = { ...base, 'Content-Type': contentTypeOf(lex.rel) };
       const ifRangeRaw = req.headers['if-range'] as string | string[] | undefined;
       const ifRange = Array.isArray(ifRangeRaw) ? ifRangeRaw[0] : ifRangeRaw;
       if (req.headers.range !== undefined && ifRangeMatches(ifRange, etag, lastModified)) {
@@ -177,7 +198,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return finish(req, res, t0, rawPath, false);
       }
       handed = true;
-      const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: true });
+      const sf = sendfileAddon();
+      const sockFd = sf ? socketFd(res.socket) : undefined;
+      if (sf && sockFd !== undefined) return sendBody(sf, sockFd, file, start, length, req, res, t0, rawPath);
+      const stream = fh.createReadStream({ start, end, highWaterMark: HIGH_WATER_MARK, autoClose: false });
+      // autoClose off (the handle may be shared through the cache): every way out releases it once.
+      const release = () => { file.release(); };
+      stream.once('end', release);
+      stream.once('error', release);
+      stream.once('close', release);
       let sent = 0;
       let accounted = false;
       stream.on('data', (chunk: Buffer | string) => {
@@ -215,12 +244,76 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         accounted = true;
         // The client went away mid-body: stop reading, count it once.
         stream.destroy();
+        release();
         metrics.httpBytes.inc(sent);
         finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
       });
     } finally {
-      if (!handed) await fh.close().catch(() => undefined);
+      if (!handed) file.release();
     }
+  }
+
+  /**
+   * The body by sendfile(2): the headers go out through node:http, then the kernel copies the range
+   * from the page cache to the socket. Same outcomes as the stream path: a short file cuts the
+   * connection, a client gone mid-body is counted once as aborted, the file is closed exactly once.
+   */
+  function sendBody(sf: NonNullable<ReturnType<typeof sendfileAddon>>, sockFd: number, file: OpenFile, start: number, length: number, req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string): void {
+    let accounted = false;
+    let job: SendfileJob | undefined;
+    const closeFile = () => file.release();
+    res.on('close', () => {
+      if (accounted) return;
+      accounted = true;
+      // The client went away mid-body: stop sending, count it once.
+      const sent = job ? job.cancel() : 0;
+      closeFile();
+      metrics.httpBytes.inc(sent);
+      finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+    });
+    const done = (errno: number, sent: number): void => {
+      if (accounted) return; // the socket (and so its fd number) may be gone: leave it alone
+      accounted = true;
+      uncork();
+      closeFile();
+      metrics.httpBytes.inc(sent);
+      if (errno === ERRNO.EPIPE || errno === ERRNO.ECONNRESET) {
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+      }
+      if (errno !== 0) {
+        logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: `errno ${errno}` });
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, `read error: errno ${errno}`, 'error');
+      }
+      if (sent < length) {
+        // The file shrank under us: cut the connection so the client sees a short body.
+        logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
+        res.destroy();
+        return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
+      }
+      // Node wrote the headers only; the body went around it, so end() adds nothing to the wire.
+      res.end();
+      finish(req, res, t0, rawPath, false, undefined, undefined, sent);
+    };
+    const go = () => {
+      if (accounted) return;
+      try {
+        job = sendfileToSocket(sf, sockFd, file.fh.fd, start, length, done);
+      } catch (e) {
+        logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: String(e) });
+        done(ERRNO.EIO, 0);
+      }
+    };
+    // Corked, the headers wait for the body and leave in full segments with it (nginx: tcp_nopush).
+    const corked = CORK && sf.cork?.(sockFd, true) === true;
+    const uncork = () => { if (corked) sf.cork!(sockFd, false); };
+    res.flushHeaders();
+    const sock = res.socket!;
+    // Bytes may go to the fd directly only once everything Node queued on the socket (the headers)
+    // is in the kernel: usually at once; otherwise the empty write's callback says when.
+    if (sock.writableLength === 0 && !sock.writableCorked) go();
+    else sock.write(EMPTY, (err) => { if (!err) go(); });
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -259,6 +352,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         s.server.closeAllConnections();
       })));
       servers.length = 0;
+      cache?.clear();
     },
   };
 }

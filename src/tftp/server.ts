@@ -12,6 +12,7 @@ import { parseHostPort } from '../lib/net.js';
 import { confineLexical, realRoot, resolveUnder } from '../lib/confine.js';
 import { decode, encodeError, encodeOack, ErrorCodes, Opcode, toNetascii, TftpDecodeError, type Packet } from './codec.js';
 import { abort, onPacket, onTimeout, startSession, type Effect, type Session, type SessionResult } from './session.js';
+import { dgramFd, udpSendAddon } from './udp-send.js';
 
 /** Dependencies of the TFTP server; main.ts wires them. */
 export interface TftpServerDeps {
@@ -39,6 +40,7 @@ export interface TftpServer {
 const NETASCII_MAX = 16 * 1024 * 1024;
 /** File read granularity: one read serves many blocks. */
 const CHUNK = 1024 * 1024;
+const udpSend = udpSendAddon();
 const SOCKET_BUFFER = 4 * 1024 * 1024;
 
 interface Source {
@@ -115,6 +117,10 @@ export async function createTftpServer(deps: TftpServerDeps): Promise<TftpServer
     chunkLen = 0;
     bytes = 0;
     finished = false;
+    /** The socket's fd when windows go out by sendmmsg (native/udpsend); undefined: node:dgram only. */
+    fd: number | undefined;
+    batch: Buffer | undefined;
+    lens = new Uint32Array(16);
 
     constructor(key: string, peer: RemoteInfo, path: string, sock: Socket, src: Source, dynamic: boolean) {
       this.key = key;
@@ -124,6 +130,7 @@ export async function createTftpServer(deps: TftpServerDeps): Promise<TftpServer
       this.src = src;
       this.dynamic = dynamic;
       this.started = clock.mono();
+      this.fd = udpSend ? dgramFd(sock) : undefined;
       sock.on('message', (msg) => this.onMessage(msg));
       sock.on('error', (err) => {
         logger.warn({ event: 'tftp.transfer.socket_error', peer: peer.address, err: err.message });
@@ -215,9 +222,44 @@ export async function createTftpServer(deps: TftpServerDeps): Promise<TftpServer
       return this.chunk!.subarray(at, at + length);
     }
 
+    /**
+     * Send a run of DATA effects (a window) in one sendmmsg when the addon is there and node:dgram has
+     * nothing queued on this socket (order kept); what the kernel does not take goes through dgram.
+     */
+    sendWindow(run: Extract<Effect, { type: 'data' }>[]): void {
+      let total = 0;
+      for (const e of run) total += 4 + e.length;
+      if (!this.batch || this.batch.length < total) this.batch = Buffer.allocUnsafe(total);
+      const lens = this.lens.length >= run.length ? this.lens : (this.lens = new Uint32Array(run.length));
+      let at = 0;
+      for (let i = 0; i < run.length; i++) {
+        const e = run[i]!;
+        this.batch.writeUInt16BE(Opcode.DATA, at);
+        this.batch.writeUInt16BE(e.block & 0xffff, at + 2);
+        if (e.length > 0) this.payload(e.offset, e.length).copy(this.batch, at + 4);
+        lens[i] = 4 + e.length;
+        at += 4 + e.length;
+        this.bytes += e.length;
+      }
+      let n = udpSend!.send(this.fd!, this.batch, lens, run.length);
+      if (n < 0) n = 0; // a socket error: dgram sends them and reports it on 'error'
+      for (let i = 0, off = 0; i < run.length; off += lens[i]!, i++) {
+        // dgram may queue, so the rest are copied out of the reused batch buffer.
+        if (i >= n) this.sock.send(Buffer.from(this.batch.subarray(off, off + lens[i]!)));
+      }
+    }
+
     exec(effects: Effect[]): void {
-      for (const e of effects) {
+      for (let i = 0; i < effects.length; i++) {
+        const e = effects[i]!;
         if (this.finished) return;
+        if (e.type === 'data' && this.fd !== undefined && effects[i + 1]?.type === 'data' && this.sock.getSendQueueCount() === 0) {
+          let j = i + 1;
+          while (j < effects.length && effects[j]!.type === 'data') j++;
+          this.sendWindow(effects.slice(i, j) as Extract<Effect, { type: 'data' }>[]);
+          i = j - 1;
+          continue;
+        }
         switch (e.type) {
           case 'data': {
             const pkt = Buffer.allocUnsafe(4 + e.length);

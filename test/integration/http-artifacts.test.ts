@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync, readFileSync, truncateSync, statSync } from '
 import { join } from 'node:path';
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/lib/metrics.js';
+import type { BootEvent } from '../../src/lib/boot-event.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { buildInventory } from '../../src/inventory/index.js';
 import { createBootResolver, httpDynamic } from '../../src/boot/index.js';
@@ -172,11 +173,57 @@ test('a 100 MB artifact streams intact (sha256) without growing the heap by its 
 test('artifact truncated during a download: the connection is cut, curl reports a partial transfer', async (t) => {
   if (!curlOk) return t.skip('curl not installed');
   const f = join(root, 'shrink.bin');
-  writeFileSync(f, Buffer.alloc(16 * 1024 * 1024, 3));
-  const dl = run('curl', ['-sS', '--limit-rate', '4M', '-o', join(tmp.dir, 'shrink.out'), `${base}/shrink.bin`], 30_000);
-  await new Promise((r) => setTimeout(r, 700));
+  // Larger than everything loopback TCP can hold in flight (send buffer up to tcp_wmem max, 4 MiB
+  // here, plus the receiver's autotuned window up to tcp_rmem max, 32 MiB): at --limit-rate 4M curl
+  // has read about 2 MiB when the file shrinks, so the server is still well short of the end.
+  const size = 96 * 1024 * 1024;
+  writeFileSync(f, Buffer.alloc(size, 3));
+  const out = join(tmp.dir, 'shrink.out');
+  const dl = run('curl', ['-sS', '--limit-rate', '4M', '-o', out, `${base}/shrink.bin`], 30_000);
+  await new Promise((r) => setTimeout(r, 500));
   truncateSync(f, 1024 * 1024);
   const r = await dl;
   assert.notEqual(r.code, 0, 'curl must not report success');
   assert.match(r.stderr, /transfer closed|Recv failure|end of response|partial|18/i);
+  const got = statSync(out).size;
+  assert.ok(got < size, `a short body, not the whole file (got ${got} of ${size})`);
+});
+
+test('keep-alive Range burst: 24 slices on one connection, each exact (sendfile + open-file cache)', async (t) => {
+  if (!curlOk) return t.skip('curl not installed');
+  const slices = Array.from({ length: 24 }, (_, i) => {
+    const start = (i * 40_961) % (file.length - 50_000);
+    return { start, end: start + 1_000 + i * 1_733 };
+  });
+  const outs = slices.map((_, i) => join(tmp.dir, `slice-${i}`));
+  const args = slices.flatMap((s, i) => [...(i ? ['--next'] : []), '-sS', '-r', `${s.start}-${s.end}`, '-o', outs[i]!, '-w', '%{http_code} %{num_connects}\\n', `${base}/blob.bin`]);
+  const r = await run('curl', args);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, slices.length);
+  assert.ok(lines.every((l) => l.startsWith('206 ')), r.stdout);
+  assert.equal(lines.slice(1).filter((l) => l !== '206 0').length, 0, `one connection reused: ${r.stdout}`);
+  slices.forEach((s, i) => assert.ok(readFileSync(outs[i]!).equals(file.subarray(s.start, s.end + 1)), `slice ${i}`));
+});
+
+test('client gone mid-body: counted once as aborted, the server keeps serving the same file', async (t) => {
+  if (!curlOk) return t.skip('curl not installed');
+  const big = join(root, 'big.bin');
+  writeFileSync(big, Buffer.alloc(96 * 1024 * 1024, 7));
+  const events: BootEvent[] = [];
+  const s = await createHttpServer({ config: testConfig(), root, logger: silentLogger(), metrics: createMetrics(), onBootEvent: (e) => events.push(e) });
+  await s.listen();
+  try {
+    const url = `http://127.0.0.1:${s.addresses()[0]!.port}/big.bin`;
+    const r = await run('curl', ['-sS', '--limit-rate', '2M', '--max-time', '1', '-o', '/dev/null', url], 20_000);
+    assert.notEqual(r.code, 0, 'curl was cut by --max-time');
+    for (let i = 0; i < 50 && !events.some((e) => e.path === '/big.bin'); i++) await new Promise((ok) => setTimeout(ok, 100));
+    const mine = events.filter((e) => e.path === '/big.bin');
+    assert.equal(mine.length, 1, JSON.stringify(mine));
+    assert.equal(mine[0]!.result, 'aborted');
+    const again = await run('curl', ['-sS', '-r', '0-99', '-o', '-', '-w', ' %{http_code}', url]);
+    assert.equal(again.stdout, `${Buffer.alloc(100, 7).toString('latin1')} 206`);
+  } finally {
+    await s.close();
+  }
 });

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "udpsend",
+      "sources": ["udpsend.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}
