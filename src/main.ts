@@ -125,12 +125,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const running: Running[] = [];
   let reservedMacs = new Set(inventory.reservations.map((r) => r.mac));
+  let reservedMacByIp = new Map(inventory.reservations.map((r) => [r.ip, r.mac]));
   const recordBootEvent = (e: BootEvent) => {
     store.bootEvents.record([e]).catch((err: Error) => logger.warn({ event: 'store.boot_event.failed', err: err.message }, 'boot event not recorded'));
   };
   // File events (TFTP/HTTP) carry the client address; the boot journey is keyed by MAC.
-  const macOfIp = (ip: string): string | undefined =>
-    inventory.reservations.find((r) => r.ip === ip)?.mac ?? leaseMacOfIp?.(ip);
+  const macOfIp = (ip: string): string | undefined => reservedMacByIp.get(ip) ?? leaseMacOfIp?.(ip);
   let leaseMacOfIp: ((ip: string) => string | undefined) | undefined;
   const recordFileEvent = (e: FileEvent) => {
     const peer = e.peer.replace(/^::ffff:/, '');
@@ -170,7 +170,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await dhcp.listen();
       dhcpService = dhcp;
       dhcpLeases = () => dhcp.leases();
-      leaseMacOfIp = (ip) => dhcp.leases().find((l) => l.ip === ip && l.state === 'bound')?.mac;
+      leaseMacOfIp = (ip) => { const l = dhcp.leaseAt(ip); return l?.state === 'bound' ? l.mac : undefined; };
       // Any offer whose server identifier is one of this host's addresses is ours.
       effects.ourServerIds = () => Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
       effects.adoptLeases = (l) => dhcp.adopt(l);
@@ -262,6 +262,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         inventory = buildInventory(config);
         resolver = makeResolver();
         reservedMacs = new Set(inventory.reservations.map((r) => r.mac));
+        reservedMacByIp = new Map(inventory.reservations.map((r) => [r.ip, r.mac]));
         await dns?.setZones(inventory.zones);
         dhcpService?.setInventory(config, inventory.reservations);
         logger.info({ event: 'config.reload', file: config.file, warnings: next.warnings }, 'configuration reloaded');

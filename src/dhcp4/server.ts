@@ -51,6 +51,8 @@ export interface DhcpService {
   addresses(): { iface: string; address: string; port: number }[];
   /** Replace the inventory (config reload). */
   setInventory(config: Config, reservations: Reservation[]): void;
+  /** The lease row of an address, if any (no copy of the whole table). */
+  leaseAt(ip: string): Lease | undefined;
   /** Take over leases another server handed out (authority revert --import-leases); already in the store. */
   adopt(leases: readonly Lease[]): void;
   /** Every lease row the service knows (any state). */
@@ -612,6 +614,7 @@ export async function createDhcpService(deps: DhcpDeps): Promise<DhcpService> {
   };
 
   return {
+    leaseAt: (ip) => allocator.get(ip),
     adopt(leases) {
       allocator.load(leases);
       log.info({ event: 'dhcp.adopt', leases: leases.length }, 'imported leases adopted');
