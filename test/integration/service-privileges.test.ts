@@ -40,7 +40,10 @@ const FS_SANDBOX = [
   'mount -o remount,bind,ro /srv',
   'mount --bind "$SCRATCH/var" /srv/var',
   'mount -o remount,bind,rw /srv/var',
+  // A checkout under /tmp (CI clones anywhere) would vanish under the private /tmp: keep it reachable.
+  'mount --bind "$ROOTDIR" /mnt',
   'for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d"; done',
+  'case "$ROOTDIR" in /tmp/*|/var/tmp/*) mkdir -p "$ROOTDIR"; mount --bind /mnt "$ROOTDIR";; esac',
   'for d in /root /home; do mount -t tmpfs -o mode=0755,ro tmpfs "$d"; done',
   'exec "$@"',
 ].join('\n');
@@ -141,7 +144,7 @@ process.once('SIGTERM', () => { notifyStopping(); daemon.close().then(() => proc
     '--inh-caps=-all,+net_bind_service', '--ambient-caps=-all,+net_bind_service', '--bounding-set=-all,+net_bind_service', '--no-new-privs',
     ...(seccompOk ? ['/usr/bin/python3', join(ROOT, 'test/helpers/seccomp-exec.py'), join(ROOT, 'systemd/builderd.service'), '--'] : []),
     process.execPath, `${IN}/entry.mjs`, `${IN}/builderd.yaml`], {
-    env: { PATH: process.env['PATH'], SCRATCH: dir, NOTIFY_SOCKET: `${IN}/notify.sock`, WATCHDOG_USEC: '1000000', BUILDERD_LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'], SCRATCH: dir, ROOTDIR: ROOT, NOTIFY_SOCKET: `${IN}/notify.sock`, WATCHDOG_USEC: '1000000', BUILDERD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
