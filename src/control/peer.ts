@@ -1,16 +1,12 @@
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { loadNativeAddon } from '../lib/native-addon.js';
 
 interface PeerCredAddon { get(fd: number): { pid: number; uid: number; gid: number } }
 let addon: PeerCredAddon | null | undefined;
 
 function load(): PeerCredAddon | null {
   if (addon !== undefined) return addon;
-  const require = createRequire(import.meta.url);
-  for (const c of ['../../native/peercred/build/Release/peercred.node', '../../../native/peercred/build/Release/peercred.node']) {
-    try { addon = require(new URL(c, import.meta.url).pathname) as PeerCredAddon; return addon; } catch { /* next */ }
-  }
-  addon = null;
+  try { addon = loadNativeAddon<PeerCredAddon>('peercred'); } catch { addon = null; }
   return addon;
 }
 

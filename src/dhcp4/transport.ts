@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
-import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { AppError, ErrorCode } from '../lib/errors.js';
+import { loadNativeAddon } from '../lib/native-addon.js';
 
 /** One listening DHCP socket: bound to a device (SO_BINDTODEVICE) or a wildcard socket (iface null). */
 export interface DhcpSocket {
@@ -28,22 +28,13 @@ let addonError: Error | undefined;
 export function loadBindToDevice(): BindToDeviceAddon {
   if (addon) return addon;
   if (addonError) throw addonError;
-  const require = createRequire(import.meta.url);
-  const candidates = [
-    '../../native/bindtodevice/build/Release/bindtodevice.node',
-    '../../../native/bindtodevice/build/Release/bindtodevice.node',
-  ];
-  for (const c of candidates) {
-    try {
-      addon = require(new URL(c, import.meta.url).pathname) as BindToDeviceAddon;
-      return addon;
-    } catch (e) {
-      addonError = e as Error;
-    }
+  try {
+    addon = loadNativeAddon<BindToDeviceAddon>('bindtodevice');
+    return addon;
+  } catch (e) {
+    addonError = new AppError(ErrorCode.LISTEN_ERR, `SO_BINDTODEVICE addon not loaded (run "npm run build:native"): ${(e as Error).message}`);
+    throw addonError;
   }
-  addonError = new AppError(ErrorCode.LISTEN_ERR,
-    `SO_BINDTODEVICE addon not built (run "npm run build:native"): ${addonError?.message ?? 'not found'}`);
-  throw addonError;
 }
 
 function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> {

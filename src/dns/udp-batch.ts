@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { isIPv4 } from 'node:net';
+import { loadNativeAddon } from '../lib/native-addon.js';
 
 /*
  * Batched UDP for the DNS hot path (native/udpbatch: recvmmsg + one JS call + sendmmsg per batch).
@@ -41,13 +41,7 @@ export function udpBatchAddon(): UdpBatchAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env['BUILDERD_DNS_BATCH'] === '0') return addon;
-  const require = createRequire(import.meta.url);
-  for (const c of ['../../native/udpbatch/build/Release/udpbatch.node', '../../../native/udpbatch/build/Release/udpbatch.node']) {
-    try {
-      addon = require(new URL(c, import.meta.url).pathname) as UdpBatchAddon;
-      break;
-    } catch { /* try the next place */ }
-  }
+  try { addon = loadNativeAddon<UdpBatchAddon>('udpbatch'); } catch { /* not built: the JS path serves */ }
   return addon;
 }
 

@@ -3,8 +3,8 @@
  * socket, driven by a uv_poll_t on Node's loop). Optional: without the addon (not built, not Linux) or
  * with BUILDERD_HTTP_SENDFILE=0 the server streams the file as before.
  */
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { loadNativeAddon } from '../lib/native-addon.js';
 
 /** The native addon's surface (native/sendfile/sendfile.c). */
 interface SendfileAddon {
@@ -22,13 +22,7 @@ export function sendfileAddon(): SendfileAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env['BUILDERD_HTTP_SENDFILE'] === '0' || process.platform !== 'linux') return addon;
-  const require = createRequire(import.meta.url);
-  for (const c of ['../../native/sendfile/build/Release/sendfile.node', '../../../native/sendfile/build/Release/sendfile.node']) {
-    try {
-      addon = require(new URL(c, import.meta.url).pathname) as SendfileAddon;
-      break;
-    } catch { /* try the next place */ }
-  }
+  try { addon = loadNativeAddon<SendfileAddon>('sendfile'); } catch { /* not built: the JS path serves */ }
   return addon;
 }
 

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { loadNativeAddon } from './native-addon.js';
 
 /*
  * sd_notify(3) from inside the service's main process. Node's dgram has no AF_UNIX datagram
@@ -18,28 +17,16 @@ let addon: SdNotifyAddon | undefined;
 let addonError: Error | undefined;
 let lastError: Error | undefined;
 
-/** Where the addon may be, relative to this module (src/lib under tsx, dist/lib once built). */
-const CANDIDATES = [
-  '../../native/sdnotify/build/Release/sdnotify.node',
-  '../../../native/sdnotify/build/Release/sdnotify.node',
-];
 
 /** Load the addon once; undefined (with the reason in sdNotifyLastError()) when it is not built. */
 function loadAddon(): SdNotifyAddon | undefined {
   if (addon || addonError) return addon;
-  const require = createRequire(import.meta.url);
-  for (const c of CANDIDATES) {
-    const p = new URL(c, import.meta.url).pathname;
-    if (!existsSync(p)) continue;
-    try {
-      addon = require(p) as SdNotifyAddon;
-      return addon;
-    } catch (e) {
-      addonError = e as Error;
-    }
+  try {
+    addon = loadNativeAddon<SdNotifyAddon>('sdnotify');
+  } catch (e) {
+    addonError = e as Error;
   }
-  addonError ??= new Error('native/sdnotify addon not built (run: npm run build:native)');
-  return undefined;
+  return addon;
 }
 
 /** True when the service manager asked for notifications ($NOTIFY_SOCKET is set). */

@@ -3,8 +3,8 @@
  * Optional: without the addon (not built, not Linux) or with BUILDERD_TFTP_SENDMMSG=0 every packet goes
  * through node:dgram as before.
  */
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:dgram';
+import { loadNativeAddon } from '../lib/native-addon.js';
 
 /** The native addon's surface (native/udpsend/udpsend.c). */
 export interface UdpSendAddon {
@@ -19,13 +19,7 @@ export function udpSendAddon(): UdpSendAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env['BUILDERD_TFTP_SENDMMSG'] === '0' || process.platform !== 'linux') return addon;
-  const require = createRequire(import.meta.url);
-  for (const c of ['../../native/udpsend/build/Release/udpsend.node', '../../../native/udpsend/build/Release/udpsend.node']) {
-    try {
-      addon = require(new URL(c, import.meta.url).pathname) as UdpSendAddon;
-      break;
-    } catch { /* try the next place */ }
-  }
+  try { addon = loadNativeAddon<UdpSendAddon>('udpsend'); } catch { /* not built: the JS path serves */ }
   return addon;
 }
 
