@@ -218,17 +218,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       });
       stream.on('end', () => {
         accounted = true;
-        metrics.httpBytes.inc(sent);
-        if (sent < length) {
-          // The file shrank under us: cut the connection so the client sees a short body, never a
-          // complete-looking wrong one.
-          logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
-          res.destroy();
-          return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
-        }
-        res.end();
-        // The boot journey records the bytes sent with each file (builderd hosts).
-        finish(req, res, t0, rawPath, false, undefined, undefined, sent);
+        endBody(req, res, t0, rawPath, sent, length);
       });
       stream.on('error', (err) => {
         logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: err.message });
@@ -245,12 +235,34 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         // The client went away mid-body: stop reading, count it once.
         stream.destroy();
         release();
-        metrics.httpBytes.inc(sent);
-        finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+        bodyAborted(req, res, t0, rawPath, sent, length);
       });
     } finally {
       if (!handed) file.release();
     }
+  }
+
+  /**
+   * A body fully sent by either path (stream or sendfile). The file shrank under us when fewer bytes
+   * went out than announced: cut the connection so the client sees a short body, never a
+   * complete-looking wrong one. The boot journey records the bytes sent with each file.
+   */
+  function endBody(req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string, sent: number, length: number): void {
+    metrics.httpBytes.inc(sent);
+    if (sent < length) {
+      logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
+      res.destroy();
+      finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
+      return;
+    }
+    res.end();
+    finish(req, res, t0, rawPath, false, undefined, undefined, sent);
+  }
+
+  /** The client went away mid-body (either path): counted once as aborted. */
+  function bodyAborted(req: IncomingMessage, res: ServerResponse, t0: number, rawPath: string, sent: number, length: number): void {
+    metrics.httpBytes.inc(sent);
+    finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
   }
 
   /**
@@ -268,33 +280,25 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // The client went away mid-body: stop sending, count it once.
       const sent = job ? job.cancel() : 0;
       closeFile();
-      metrics.httpBytes.inc(sent);
-      finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+      bodyAborted(req, res, t0, rawPath, sent, length);
     });
     const done = (errno: number, sent: number): void => {
       if (accounted) return; // the socket (and so its fd number) may be gone: leave it alone
       accounted = true;
       uncork();
       closeFile();
-      metrics.httpBytes.inc(sent);
       if (errno === ERRNO.EPIPE || errno === ERRNO.ECONNRESET) {
         res.destroy();
-        return finish(req, res, t0, rawPath, false, `client closed after ${sent} of ${length} bytes`, 'aborted');
+        return bodyAborted(req, res, t0, rawPath, sent, length);
       }
       if (errno !== 0) {
+        metrics.httpBytes.inc(sent);
         logger.warn({ event: 'http.artifact.read_error', path: rawPath, err: `errno ${errno}` });
         res.destroy();
         return finish(req, res, t0, rawPath, false, `read error: errno ${errno}`, 'error');
       }
-      if (sent < length) {
-        // The file shrank under us: cut the connection so the client sees a short body.
-        logger.warn({ event: 'http.artifact.truncated', path: rawPath, sent, length });
-        res.destroy();
-        return finish(req, res, t0, rawPath, false, 'truncated during transfer', 'error', sent);
-      }
       // Node wrote the headers only; the body went around it, so end() adds nothing to the wire.
-      res.end();
-      finish(req, res, t0, rawPath, false, undefined, undefined, sent);
+      endBody(req, res, t0, rawPath, sent, length);
     };
     const go = () => {
       if (accounted) return;
